@@ -1,0 +1,162 @@
+//! Files and paths: resolving paths inside a container's rootfs without ever leaving it,
+//! and writing files atomically.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+/// Open `path` (taken as relative to `root` even if absolute) with symlinks, `..` and
+/// absolute links all resolved *inside* `root`: openat2(RESOLVE_IN_ROOT), so a symlinked
+/// mount destination can never point out to the host.
+pub fn open_in_root(root: impl AsFd, path: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let rel = relative(path);
+    let rel: &Path = if rel.as_os_str().is_empty() { Path::new(".") } else { &rel };
+    rustix::fs::openat2(
+        root,
+        rel,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// `path` without its leading `/`, with `.` components dropped.
+pub fn relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
+        .collect()
+}
+
+/// Create every missing directory of `path` inside `root` (resolved in root) and open the
+/// last one with O_PATH. Mode 0755 as runc.
+pub fn mkdir_all_in_root(root: impl AsFd, path: &Path) -> Result<OwnedFd, Errno> {
+    let root = root.as_fd();
+    let mut cur = open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
+    let mut sofar = PathBuf::new();
+    for comp in relative(path).components() {
+        sofar.push(comp);
+        match open_in_root(root, &sofar, OFlags::PATH) {
+            Ok(fd) => cur = fd,
+            Err(Errno::NOENT) => {
+                let name: &OsStr = comp.as_os_str();
+                match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                cur = open_in_root(root, &sofar, OFlags::PATH | OFlags::DIRECTORY)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(cur)
+}
+
+/// Make sure `path` exists inside `root` as a regular file (a bind-mount target for a file),
+/// creating parents as needed; returns it opened with O_PATH.
+pub fn touch_in_root(root: impl AsFd, path: &Path) -> Result<OwnedFd, Errno> {
+    let root = root.as_fd();
+    if let Ok(fd) = open_in_root(root, path, OFlags::PATH) {
+        return Ok(fd);
+    }
+    let rel = relative(path);
+    let (parent, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
+        _ => return Err(Errno::INVAL),
+    };
+    let dir = mkdir_all_in_root(root, &parent)?;
+    // O_PATH dirs can't be used for openat with O_CREAT; reopen the directory for real.
+    let dir = rustix::fs::openat(&dir, ".", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    match rustix::fs::openat(
+        &dir,
+        name.as_os_str(),
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o644),
+    ) {
+        Ok(_) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(e),
+    }
+    open_in_root(root, path, OFlags::PATH)
+}
+
+/// The magic-link path of an fd, used as a mount target so the kernel mounts on exactly the
+/// inode we resolved (no second path walk that a racing symlink swap could redirect).
+pub fn fd_path(fd: impl AsFd) -> PathBuf {
+    use rustix::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+/// Write `data` to `path` atomically: temp file in the same directory, fsync, rename, fsync
+/// of the directory. A power cut leaves either the old file or the new one, never a torn one.
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(path.file_name().unwrap_or(OsStr::new("file")));
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Write a small value to a kernel file (sysctl, cgroup knob, uid_map): one write call.
+pub fn write_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(data)
+}
+
+pub fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_strips_root_and_dots() {
+        assert_eq!(relative(Path::new("/a/./b/")), PathBuf::from("a/b"));
+        assert_eq!(relative(Path::new("/")), PathBuf::new());
+    }
+
+    #[test]
+    fn symlink_escape_stays_inside_root() {
+        let base = std::env::temp_dir().join(format!("reno-fs-test-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
+        std::os::unix::fs::symlink("../../..", root.join("etc/up")).unwrap();
+        let rootfd = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        // Creating a dir through a symlink to "/" lands inside the root.
+        mkdir_all_in_root(&rootfd, Path::new("/escape/made-by-test")).unwrap();
+        assert!(root.join("made-by-test").is_dir());
+        mkdir_all_in_root(&rootfd, Path::new("/etc/up/up2")).unwrap();
+        assert!(root.join("up2").is_dir());
+        assert!(!Path::new("/made-by-test").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let p = std::env::temp_dir().join(format!("reno-aw-{}", std::process::id()));
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        std::fs::remove_file(&p).unwrap();
+    }
+}

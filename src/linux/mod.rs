@@ -1,0 +1,11 @@
+//! Thin, safe wrappers over the kernel: the only module with `unsafe`.
+//!
+//! Everything goes through rustix where it has the call; the few it lacks (clone with
+//! namespace flags, setns by fd type, prctl for capability sets, personality, ioprio,
+//! mount_setattr, signal masks) go through `syscalls`.
+
+pub mod caps;
+pub mod fs;
+pub mod mount;
+pub mod process;
+pub mod signal;

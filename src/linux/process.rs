@@ -1,0 +1,165 @@
+//! Process creation and waiting.
+
+use rustix::io::Errno;
+use rustix::process::{Pid, WaitOptions};
+use syscalls::{syscall, Sysno};
+
+/// Namespace clone flags (the values of CLONE_NEW*).
+pub const CLONE_NEWNS: u64 = 0x0002_0000;
+pub const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+pub const CLONE_NEWUTS: u64 = 0x0400_0000;
+pub const CLONE_NEWIPC: u64 = 0x0800_0000;
+pub const CLONE_NEWUSER: u64 = 0x1000_0000;
+pub const CLONE_NEWPID: u64 = 0x2000_0000;
+pub const CLONE_NEWNET: u64 = 0x4000_0000;
+pub const CLONE_NEWTIME: u64 = 0x0000_0080;
+const SIGCHLD: u64 = 17;
+
+/// Result of [`clone_process`], seen from each side.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// `clone(flags | SIGCHLD, NULL, …)`: fork into new namespaces.
+///
+/// reno is single-threaded, so a fork-like clone leaves the child with a consistent copy of
+/// the heap and every lock free; the child may allocate. CLONE_NEWTIME is not accepted by
+/// clone(2) (it is unshare-only), callers unshare it in the child.
+pub fn clone_process(flags: u64) -> Result<Forked, Errno> {
+    // SAFETY: no CLONE_VM, no new stack: the child continues on a private copy of this
+    // single-threaded process, exactly like fork(2). The pointer arguments are NULL.
+    let ret = unsafe { syscall!(Sysno::clone, flags | SIGCHLD, 0, 0, 0, 0) };
+    match ret {
+        Ok(0) => Ok(Forked::Child),
+        Ok(pid) => Ok(Forked::Parent(pid_from_raw(pid as i32)?)),
+        Err(e) => Err(Errno::from_raw_os_error(e.into_raw())),
+    }
+}
+
+pub fn pid_from_raw(raw: i32) -> Result<Pid, Errno> {
+    Pid::from_raw(raw).ok_or(Errno::SRCH)
+}
+
+/// Plain fork, for hooks and helpers.
+pub fn fork() -> Result<Forked, Errno> {
+    clone_process(0)
+}
+
+/// Exit status of a child in shell convention: the code, or 128 + signal.
+pub fn wait_exit_code(pid: Pid) -> Result<i32, Errno> {
+    loop {
+        match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, status))) => return Ok(status_code(status)),
+            Ok(None) => continue,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reap `pid` if it has exited, without blocking; `Some(code)` when it had.
+pub fn try_wait(pid: Pid) -> Result<Option<i32>, Errno> {
+    match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG)? {
+        Some((_, status)) => Ok(Some(status_code(status))),
+        None => Ok(None),
+    }
+}
+
+pub fn status_code(status: rustix::process::WaitStatus) -> i32 {
+    if let Some(code) = status.exit_status() {
+        code
+    } else if let Some(sig) = status.terminating_signal() {
+        128 + sig
+    } else {
+        0
+    }
+}
+
+/// Immediately end this process (a forked child must never unwind into the parent's code).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: exit_group never returns and touches no memory of ours.
+    unsafe {
+        let _ = syscall!(Sysno::exit_group, code);
+    }
+    std::process::abort()
+}
+
+/// `setns(fd, nstype)`.
+pub fn setns(fd: impl rustix::fd::AsFd, nstype: u64) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    let raw = fd.as_fd().as_raw_fd();
+    // SAFETY: setns takes an fd and an int; no memory is passed.
+    unsafe { syscall!(Sysno::setns, raw, nstype) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `unshare(flags)` with raw flags (CLONE_NEWTIME has no rustix flag name of its own).
+pub fn unshare(flags: u64) -> Result<(), Errno> {
+    // SAFETY: unshare takes only flags.
+    unsafe { syscall!(Sysno::unshare, flags) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `personality(persona)`.
+pub fn personality(persona: u64) -> Result<(), Errno> {
+    // SAFETY: personality takes one integer.
+    unsafe { syscall!(Sysno::personality, persona) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, prio)`.
+pub fn ioprio_set(class: u64, level: u64) -> Result<(), Errno> {
+    let prio = (class << 13) | level;
+    // SAFETY: integers only.
+    unsafe { syscall!(Sysno::ioprio_set, 1, 0, prio) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `sched_setattr(0, attr, 0)` with the fields runtime-spec's `scheduler` carries.
+pub fn sched_setattr(policy: u32, flags: u64, nice: i32, priority: u32, runtime: u64, deadline: u64, period: u64) -> Result<(), Errno> {
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    let attr = SchedAttr { size: std::mem::size_of::<SchedAttr>() as u32, policy, flags, nice, priority, runtime, deadline, period };
+    // SAFETY: attr is a valid, initialised sched_attr that outlives the call.
+    unsafe { syscall!(Sysno::sched_setattr, 0, &attr as *const SchedAttr as usize, 0) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), used to
+/// tell a container's init from an unrelated process that reused its pid.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    // rest starts at field 3 (state); start time is field 22.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The one-letter state of a process (field 3 of /proc/PID/stat), e.g. 'Z' for a zombie.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+/// Does `pid` exist, is it not a zombie, and is it the process that started at `start`?
+pub fn is_alive(pid: i32, start: u64) -> bool {
+    match (start_time(pid), proc_state(pid)) {
+        (Some(t), Some(s)) => t == start && s != 'Z' && s != 'X',
+        _ => false,
+    }
+}
