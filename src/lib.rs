@@ -1,5 +1,12 @@
 //! reno: a minimal static OCI runtime and device init.
-pub mod error;
-pub mod linux;
+//!
+//! Data flows one way: `cli` parses → `container` runs the lifecycle using `spec` (the
+//! config model), `state` (the on-disk record), `cgroups` and `linux` (the only `unsafe`).
 pub mod cgroups;
 pub mod cli;
+pub mod container;
+pub mod error;
+pub mod linux;
+pub mod log;
+pub mod spec;
+pub mod state;

@@ -1,12 +1,212 @@
 //! The command line: global flags, then one file per command. Parses with lexopt, resolves
-//! paths and calls into `container`; no syscalls here.
+//! paths and calls into `container`; no syscalls here. Flags and wording follow runc, which
+//! containerd's go-runc and conmon were written against.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::prelude::*;
+
+use crate::container::Globals;
+use crate::error::{Error, Kind, Result};
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+pub const USAGE: &str = "\
+usage: reno [global options] COMMAND [options] [arguments]
+
+A minimal OCI container runtime and device init.
+
+Commands:
+  create    create a container from a bundle (its init waits for start)
+  start     run the user program of a created container
+  run       create and start a container (foreground unless --detach)
+  state     print a container's state as JSON
+  kill      send a signal to a container's init (default SIGTERM)
+  delete    delete a stopped container (--force: any container)
+  list      list containers
+  spec      write a default config.json
+  features  print the features document (what reno recognises)
+
+Global options:
+  --root DIR            state directory (default /run/reno)
+  --log FILE            also write log lines to FILE
+  --log-format FORMAT   text or json (for --log)
+  --debug               log debug messages
+  --systemd-cgroup      not supported (reno manages cgroupfs directly)
+  --rootless BOOL       true, false or auto (accepted)
+  -v, --version         print the version
+  -h, --help            this help; COMMAND --help for a command's own
+";
+
+/// Entry point of the binary.
 pub fn main() -> i32 {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if args.iter().any(|a| a == "-v" || a == "--version") {
-        println!("reno version {}\ncommit: none\nspec: 1.2.0", env!("CARGO_PKG_VERSION"));
-        return 0;
+    main_with_args(std::env::args_os().skip(1).collect())
+}
+
+/// A command-line token, owned (lexopt's borrow the parser, which the value reads need).
+pub enum Tok {
+    /// `-x` or `--name`, spelled that way.
+    Flag(String),
+    /// A positional argument.
+    Pos(String),
+}
+
+pub fn next_tok(p: &mut lexopt::Parser) -> Result<Option<Tok>> {
+    Ok(match p.next().map_err(arg_err)? {
+        None => None,
+        Some(Short(c)) => Some(Tok::Flag(format!("-{c}"))),
+        Some(Long(l)) => Some(Tok::Flag(format!("--{l}"))),
+        Some(Value(v)) => Some(Tok::Pos(v.string().map_err(arg_err)?)),
+    })
+}
+
+/// The value of the flag just read (`--flag VALUE` or `--flag=VALUE`).
+pub fn value(p: &mut lexopt::Parser) -> Result<String> {
+    p.value().map_err(arg_err)?.string().map_err(arg_err)
+}
+
+pub fn unknown(t: Tok) -> Error {
+    match t {
+        Tok::Flag(f) => Error::invalid("usage", format!("unknown option {f}")),
+        Tok::Pos(v) => Error::invalid("usage", format!("unexpected argument {v:?}")),
     }
-    eprintln!("reno: not implemented yet");
-    1
+}
+
+/// The whole CLI with explicit arguments (argv without the program name); the init mode
+/// calls this in forked children to run its containers.
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let mut p = lexopt::Parser::from_args(args);
+    match run_command(&mut p) {
+        Ok(code) => code,
+        Err(e) => {
+            crate::log::init(None, false, false);
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
+fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
+    let mut root = PathBuf::from("/run/reno");
+    let mut log_file: Option<PathBuf> = None;
+    let mut json = false;
+    let mut debug = false;
+    let command = loop {
+        let Some(t) = next_tok(p)? else {
+            eprint!("{USAGE}");
+            return Ok(1);
+        };
+        let f = match t {
+            Tok::Flag(f) => f,
+            Tok::Pos(c) => break c,
+        };
+        match f.as_str() {
+            "--root" => root = value(p)?.into(),
+            "--log" => log_file = Some(value(p)?.into()),
+            "--log-format" => {
+                let v = value(p)?;
+                json = match v.as_str() {
+                    "json" => true,
+                    "text" => false,
+                    _ => {
+                        return Err(Error::invalid(
+                            "--log-format",
+                            format!("unknown format {v:?} (text or json)"),
+                        ))
+                    }
+                };
+            }
+            "--debug" => debug = true,
+            "--systemd-cgroup" => {
+                return Err(Error::invalid(
+                    "--systemd-cgroup",
+                    "not supported: reno manages cgroupfs directly",
+                ))
+            }
+            "--rootless" => {
+                let v = value(p)?;
+                if !matches!(v.as_str(), "true" | "false" | "auto") {
+                    return Err(Error::invalid(
+                        "--rootless",
+                        format!("{v:?} is not true, false or auto"),
+                    ));
+                }
+            }
+            "--criu" => {
+                value(p)?;
+            }
+            "-v" | "--version" => {
+                print_version();
+                return Ok(0);
+            }
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(0);
+            }
+            _ => return Err(unknown(Tok::Flag(f))),
+        }
+    };
+    crate::log::init(log_file.as_deref(), json, debug);
+    let g = Globals { root };
+    let r = match command.as_str() {
+        "create" => create::main(&g, p),
+        "start" => start::main(&g, p),
+        "run" => run::main(&g, p),
+        "state" => state::main(&g, p),
+        "kill" => kill::main(&g, p),
+        "delete" => delete::main(&g, p),
+        "list" => list::main(&g, p),
+        "spec" => spec::main(&g, p),
+        "features" => features::main(&g, p),
+        other => Err(Error::invalid(
+            "usage",
+            format!("unknown command {other:?}; see reno --help"),
+        )),
+    };
+    // Errors are logged here, where --log is known, so engines find them in the log file.
+    r.or_else(|e| {
+        log::error!("{e}");
+        Ok(1)
+    })
+}
+
+pub fn print_version() {
+    println!(
+        "reno version {}\ncommit: {}\nspec: 1.2.0",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("RENO_COMMIT").unwrap_or("unknown")
+    );
+}
+
+/// lexopt errors as our usage errors.
+pub fn arg_err(e: lexopt::Error) -> Error {
+    Error::new(Kind::Invalid, e.to_string())
+}
+
+/// A command's --help text as an "error" the caller prints and exits 0 on.
+pub fn help(text: &str) -> Result<i32> {
+    print!("{text}");
+    Ok(0)
+}
+
+/// The container id: the one positional argument commands take.
+pub fn need_id(id: Option<String>, usage: &str) -> Result<String> {
+    id.ok_or_else(|| Error::invalid("usage", format!("missing container id\n{usage}")))
+}
+
+/// Add the container's name to errors that don't carry it in their wording already.
+pub fn name(e: Error, id: &str) -> Error {
+    match e.kind {
+        Kind::NotFound | Kind::Exists | Kind::NotRunning => e,
+        _ => e.container(id),
+    }
 }

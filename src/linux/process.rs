@@ -121,7 +121,15 @@ pub fn ioprio_set(class: u64, level: u64) -> Result<(), Errno> {
 }
 
 /// `sched_setattr(0, attr, 0)` with the fields runtime-spec's `scheduler` carries.
-pub fn sched_setattr(policy: u32, flags: u64, nice: i32, priority: u32, runtime: u64, deadline: u64, period: u64) -> Result<(), Errno> {
+pub fn sched_setattr(
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+) -> Result<(), Errno> {
     #[repr(C)]
     struct SchedAttr {
         size: u32,
@@ -133,11 +141,27 @@ pub fn sched_setattr(policy: u32, flags: u64, nice: i32, priority: u32, runtime:
         deadline: u64,
         period: u64,
     }
-    let attr = SchedAttr { size: std::mem::size_of::<SchedAttr>() as u32, policy, flags, nice, priority, runtime, deadline, period };
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice,
+        priority,
+        runtime,
+        deadline,
+        period,
+    };
     // SAFETY: attr is a valid, initialised sched_attr that outlives the call.
-    unsafe { syscall!(Sysno::sched_setattr, 0, &attr as *const SchedAttr as usize, 0) }
-        .map(|_| ())
-        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    unsafe {
+        syscall!(
+            Sysno::sched_setattr,
+            0,
+            &attr as *const SchedAttr as usize,
+            0
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), used to
@@ -161,5 +185,41 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
     match (start_time(pid), proc_state(pid)) {
         (Some(t), Some(s)) => t == start && s != 'Z' && s != 'X',
         _ => false,
+    }
+}
+
+/// Mark every fd from `first` up close-on-exec (close_range with CLOSE_RANGE_CLOEXEC), so
+/// no host fd reaches the container's program (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: integers only.
+    unsafe { syscall!(Sysno::close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `execve(path, argv, envp)`; returns only on failure.
+pub fn execve(
+    path: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+    envp: &[std::ffi::CString],
+) -> Errno {
+    let mut a: Vec<*const u8> = argv.iter().map(|s| s.as_ptr() as *const u8).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const u8> = envp.iter().map(|s| s.as_ptr() as *const u8).collect();
+    e.push(std::ptr::null());
+    // SAFETY: path, every argv/envp string and both NULL-terminated pointer arrays live
+    // until the call returns (it only returns on failure).
+    let r = unsafe {
+        syscall!(
+            Sysno::execve,
+            path.as_ptr() as usize,
+            a.as_ptr() as usize,
+            e.as_ptr() as usize
+        )
+    };
+    match r {
+        Ok(_) => Errno::INVAL,
+        Err(e) => Errno::from_raw_os_error(e.into_raw()),
     }
 }

@@ -1,0 +1,46 @@
+use serde_json::json;
+
+use super::{help, next_tok, unknown, Tok};
+use crate::container::Globals;
+use crate::error::Result;
+use crate::linux::{caps, mount};
+
+const USAGE: &str = "usage: reno features\n  print what this build of reno recognises (runtime-spec features document)\n";
+
+pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
+    if let Some(t) = next_tok(p)? {
+        return match t {
+            Tok::Flag(f) if f == "-h" || f == "--help" => help(USAGE),
+            t => Err(unknown(t)),
+        };
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document()).unwrap_or_default()
+    );
+    Ok(0)
+}
+
+/// What reno recognises at build time (not what this host supports), per features.md.
+pub fn document() -> serde_json::Value {
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": mount::known_option_names(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps::NAMES,
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}},
+        },
+        "annotations": {
+            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "io.github.reno.version": env!("CARGO_PKG_VERSION"),
+        },
+        "potentiallyUnsafeConfigAnnotations": [],
+    })
+}

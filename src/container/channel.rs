@@ -1,0 +1,157 @@
+//! The pipes between `reno create` and the container's init: a small typed message set,
+//! one message per line (`tag payload\n`, newlines in the payload escaped).
+
+use std::io::{Read, Write};
+
+use rustix::fd::OwnedFd;
+
+use crate::error::{Context, Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// parent → child: the id maps are written and the child is in its cgroup.
+    Continue,
+    /// child → parent: mounts are done; run prestart/createRuntime hooks now.
+    MountsReady,
+    /// parent → child: hooks ran; carries the state JSON for createContainer hooks.
+    Go(String),
+    /// child → parent: set-up finished, waiting on the exec fifo.
+    Created,
+    /// child → parent: set-up failed with this message.
+    Failed(String),
+}
+
+impl Msg {
+    fn encode(&self) -> String {
+        let (tag, payload) = match self {
+            Msg::Continue => ("continue", ""),
+            Msg::MountsReady => ("mounts-ready", ""),
+            Msg::Go(s) => ("go", s.as_str()),
+            Msg::Created => ("created", ""),
+            Msg::Failed(s) => ("failed", s.as_str()),
+        };
+        let mut out = String::with_capacity(tag.len() + payload.len() + 2);
+        out.push_str(tag);
+        out.push(' ');
+        for c in payload.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+        out
+    }
+
+    fn decode(line: &str) -> Option<Msg> {
+        let (tag, raw) = line.split_once(' ').unwrap_or((line, ""));
+        let mut payload = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('n') => payload.push('\n'),
+                    Some(o) => payload.push(o),
+                    None => {}
+                }
+            } else {
+                payload.push(c);
+            }
+        }
+        Some(match tag {
+            "continue" => Msg::Continue,
+            "mounts-ready" => Msg::MountsReady,
+            "go" => Msg::Go(payload),
+            "created" => Msg::Created,
+            "failed" => Msg::Failed(payload),
+            _ => return None,
+        })
+    }
+}
+
+/// One end of a pipe pair: we read from `rx` and write to `tx`.
+pub struct Channel {
+    rx: std::fs::File,
+    tx: std::fs::File,
+}
+
+impl Channel {
+    pub fn new(rx: OwnedFd, tx: OwnedFd) -> Channel {
+        Channel {
+            rx: std::fs::File::from(rx),
+            tx: std::fs::File::from(tx),
+        }
+    }
+
+    pub fn send(&mut self, m: &Msg) -> Result<()> {
+        self.tx
+            .write_all(m.encode().as_bytes())
+            .ctx("write to init pipe")
+    }
+
+    /// The next message; `None` at EOF (the other side exited).
+    pub fn recv(&mut self) -> Result<Option<Msg>> {
+        // Byte by byte: messages are short and nothing may be buffered past a message,
+        // since the other side waits for our answer before it writes again.
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            match self.rx.read(&mut b) {
+                Ok(0) => {
+                    return if line.is_empty() {
+                        Ok(None)
+                    } else {
+                        Err(Error::failed("read init pipe", "truncated message"))
+                    };
+                }
+                Ok(_) if b[0] == b'\n' => break,
+                Ok(_) => line.push(b[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).ctx("read init pipe"),
+            }
+        }
+        let s = String::from_utf8_lossy(&line);
+        Msg::decode(&s)
+            .map(Some)
+            .ok_or_else(|| Error::failed("read init pipe", format!("unknown message {s:?}")))
+    }
+}
+
+/// A pair of pipes and the two channel ends made from them.
+pub fn pair() -> Result<(Channel, Channel)> {
+    use rustix::pipe::{pipe_with, PipeFlags};
+    let (a_rx, b_tx) = pipe_with(PipeFlags::CLOEXEC).ctx("create pipe")?;
+    let (b_rx, a_tx) = pipe_with(PipeFlags::CLOEXEC).ctx("create pipe")?;
+    Ok((Channel::new(a_rx, a_tx), Channel::new(b_rx, b_tx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_escapes() {
+        for m in [
+            Msg::Continue,
+            Msg::Go("{\"a\":\"b\\\\n\"}\nx".into()),
+            Msg::Failed("x\\y\nz".into()),
+            Msg::Created,
+        ] {
+            let e = m.encode();
+            assert_eq!(e.matches('\n').count(), 1);
+            assert_eq!(Msg::decode(e.trim_end_matches('\n')), Some(m));
+        }
+    }
+
+    #[test]
+    fn over_pipes() {
+        let (mut a, mut b) = pair().unwrap();
+        a.send(&Msg::Go("s".into())).unwrap();
+        a.send(&Msg::Created).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Go("s".into())));
+        assert_eq!(b.recv().unwrap(), Some(Msg::Created));
+        drop(a);
+        assert_eq!(b.recv().unwrap(), None);
+    }
+}

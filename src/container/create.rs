@@ -1,0 +1,346 @@
+//! `reno create`, the parent side: validate, claim the id, make the cgroup and the fifo,
+//! clone the init into its namespaces, drive it through the pipe, run the runtime-namespace
+//! hooks, write state.json. Any failure undoes everything (`Undo`).
+
+use std::path::{Path, PathBuf};
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::process::Pid;
+
+use super::channel::{self, Msg};
+use super::hooks;
+use super::init::{self, InitCtx};
+use super::{CreateOpts, Globals};
+use crate::cgroups::{self, Cgroup};
+use crate::error::{Context, Error, Kind, Result};
+use crate::linux::{self, process::Forked, signal};
+use crate::spec::{self, LinuxNamespaceType, Spec};
+use crate::state::{self, Saved, Status};
+
+/// A created container whose init is waiting on the fifo; the lock is held until dropped.
+pub struct Created {
+    pub pid: Pid,
+    pub dir: PathBuf,
+    pub saved: Saved,
+    pub lock: state::Lock,
+}
+
+pub fn create(g: &Globals, o: &CreateOpts) -> Result<()> {
+    create_container(g, o, None).map(|_| ())
+}
+
+/// Tears down what a failed create made, in reverse order.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    child: Option<Pid>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.child = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            let _ = signal::kill(pid.as_raw_nonzero().get(), signal::SIGKILL);
+            let _ = linux::process::wait_exit_code(pid);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.destroy();
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = state::remove(&d);
+        }
+    }
+}
+
+/// Create the container; `run_mask` is Some(the caller's mask) when `run` blocked signals
+/// before the clone to forward them later.
+pub fn create_container(
+    g: &Globals,
+    o: &CreateOpts,
+    run_mask: Option<signal::SigMask>,
+) -> Result<Created> {
+    let id = o.id.as_str();
+    state::validate_id(id)?;
+    let bundle = std::fs::canonicalize(&o.bundle).ctx_path("open bundle", &o.bundle)?;
+    let config_path = bundle.join("config.json");
+    let config_bytes = std::fs::read(&config_path).ctx_path("read config", &config_path)?;
+    let spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    spec::validate(&spec, &bundle).map_err(|e| {
+        if e.path.is_none() {
+            e.path(&config_path)
+        } else {
+            e
+        }
+    })?;
+    if spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+        && o.console_socket.is_none()
+    {
+        return Err(Error::invalid(
+            "config",
+            "process.terminal is true: a --console-socket is required (or set terminal to false)",
+        ));
+    }
+    let rootfs_raw = spec::rootfs(&spec, &bundle)?;
+    let rootfs = std::fs::canonicalize(&rootfs_raw).ctx_path("open rootfs", &rootfs_raw)?;
+    let linux_cfg = spec.linux().as_ref();
+
+    let dir = state::claim(&g.root, id)?;
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        child: None,
+    };
+    let lock = state::lock(&dir)?;
+    let copy = dir.join(state::CONFIG_COPY);
+    std::fs::write(&copy, &config_bytes).ctx_path("copy config", &copy)?;
+    let fifo = dir.join(state::FIFO);
+    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o622))
+        .ctx_path("create exec fifo", &fifo)?;
+
+    let cg_path = cgroups::container_path(linux_cfg.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let cg = Cgroup::create(&cg_path)?;
+    undo.cgroup = Some(cg.clone());
+
+    // Sort the namespaces: new ones become clone flags; pid and time are joined by us for
+    // our children; the rest are joined by the child itself.
+    let mut clone_flags = 0u64;
+    let mut for_children: Vec<(LinuxNamespaceType, PathBuf)> = Vec::new();
+    let mut joins = Vec::new();
+    let (mut new_cgroupns, mut new_userns, mut new_timens, mut shared_pidns) =
+        (false, false, false, true);
+    for (t, path) in spec::namespaces(&spec) {
+        match (t, path) {
+            (LinuxNamespaceType::Time, None) => new_timens = true,
+            (LinuxNamespaceType::Cgroup, None) => new_cgroupns = true,
+            (LinuxNamespaceType::Pid, Some(p)) | (LinuxNamespaceType::Time, Some(p)) => {
+                for_children.push((t, p))
+            }
+            (t, None) => {
+                clone_flags |= spec::ns_flag(t);
+                new_userns |= t == LinuxNamespaceType::User;
+                shared_pidns &= t != LinuxNamespaceType::Pid;
+            }
+            (t, Some(p)) => joins.push((t, p)),
+        }
+    }
+    let time_offsets = if new_timens {
+        Some(time_offsets(&spec))
+    } else {
+        None
+    };
+
+    let (mut parent_ch, child_ch) = channel::pair()?;
+    let ctx = InitCtx {
+        spec: &spec,
+        bundle: &bundle,
+        rootfs: &rootfs,
+        fifo: &fifo,
+        cgroup_path: &cg_path,
+        no_pivot: o.no_pivot,
+        joins,
+        new_cgroupns,
+        new_userns,
+        sigmask: run_mask.unwrap_or(0),
+        preserve_fds: o.preserve_fds,
+    };
+
+    let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;
+    let pid = match linux::process::clone_process(clone_flags) {
+        Ok(Forked::Child) => {
+            // Our copy of the lock fd would hold the flock until exec, blocking `start`.
+            drop(lock);
+            drop(parent_ch);
+            init::run(ctx, child_ch)
+        }
+        Ok(Forked::Parent(pid)) => pid,
+        Err(e) => {
+            entered.leave()?;
+            return Err(Error::sys("clone container init", e)
+                .detail(format!("namespace flags {clone_flags:#x}")));
+        }
+    };
+    entered.leave()?;
+    undo.child = Some(pid);
+    drop(child_ch);
+    let raw_pid = pid.as_raw_nonzero().get();
+
+    if new_userns {
+        write_id_maps(raw_pid, &spec)?;
+    }
+    cg.add_process(raw_pid)?;
+    if let Some(r) = linux_cfg.and_then(|l| l.resources().as_ref()) {
+        cg.apply(r)?;
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
+        linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
+    }
+    parent_ch.send(&Msg::Continue)?;
+    wait_for(&mut parent_ch, Msg::MountsReady)?;
+
+    let saved = Saved {
+        id: id.to_string(),
+        oci_version: spec.version().clone(),
+        bundle: bundle.clone(),
+        rootfs,
+        pid: raw_pid,
+        start_time: linux::process::start_time(raw_pid).unwrap_or(0),
+        created: state::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: cg_path.clone(),
+        shared_pidns,
+    };
+    let state_json = state::to_json(&saved, Status::Creating).to_string();
+    if let Some(h) = spec.hooks() {
+        #[allow(deprecated)]
+        hooks::run_all("prestart", h.prestart().as_ref(), &state_json)?;
+        hooks::run_all("createRuntime", h.create_runtime().as_ref(), &state_json)?;
+    }
+    parent_ch.send(&Msg::Go(state_json))?;
+    wait_for(&mut parent_ch, Msg::Created)?;
+
+    state::save(&dir, &saved, Status::Created)?;
+    if let Some(pf) = &o.pid_file {
+        write_pid_file(pf, raw_pid)?;
+    }
+    undo.disarm();
+    Ok(Created {
+        pid,
+        dir,
+        saved,
+        lock,
+    })
+}
+
+fn wait_for(ch: &mut channel::Channel, want: Msg) -> Result<()> {
+    match ch.recv()? {
+        Some(m) if m == want => Ok(()),
+        // The init's message is a whole rendered error already.
+        Some(Msg::Failed(msg)) => Err(Error::new(Kind::Failed, msg)),
+        Some(m) => Err(Error::failed(
+            "container init",
+            format!("unexpected message {m:?}"),
+        )),
+        None => Err(Error::failed(
+            "container init",
+            "exited before finishing set-up",
+        )),
+    }
+}
+
+/// `--pid-file`, written atomically; relative paths are taken from the caller's cwd.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    linux::fs::write_atomic(path, pid.to_string().as_bytes()).ctx_path("write pid file", path)
+}
+
+/// "monotonic S N\nboottime S N\n" for /proc/self/timens_offsets.
+fn time_offsets(spec: &Spec) -> String {
+    let mut out = String::new();
+    for (clock, off) in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    out
+}
+
+/// Write uid_map/gid_map of the child's new user namespace (setgroups denied first when we
+/// are unprivileged, as the kernel requires).
+fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let l = spec.linux().as_ref();
+    let fmt = |maps: Option<&Vec<spec::LinuxIdMapping>>| -> String {
+        maps.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let uid_map = fmt(l.and_then(|l| l.uid_mappings().as_ref()));
+    let gid_map = fmt(l.and_then(|l| l.gid_mappings().as_ref()));
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    if !uid_map.is_empty() {
+        let f = proc.join("uid_map");
+        linux::fs::write_file(&f, uid_map.as_bytes()).ctx_path("write uid_map", &f)?;
+    }
+    if !gid_map.is_empty() {
+        if !rustix::process::geteuid().is_root() {
+            let f = proc.join("setgroups");
+            linux::fs::write_file(&f, b"deny").ctx_path("deny setgroups", &f)?;
+        }
+        let f = proc.join("gid_map");
+        linux::fs::write_file(&f, gid_map.as_bytes()).ctx_path("write gid_map", &f)?;
+    }
+    Ok(())
+}
+
+/// Our pid/time namespace "for children" switched for the one clone, then restored, so the
+/// init lands in a joined pid namespace or a new time namespace while reno itself (and the
+/// hooks it runs) stays in the runtime's.
+struct ChildNamespaces {
+    restore: Vec<(OwnedFd, u64)>,
+}
+
+impl ChildNamespaces {
+    fn enter(
+        joins: &[(LinuxNamespaceType, PathBuf)],
+        time_offsets: Option<&str>,
+    ) -> Result<ChildNamespaces> {
+        let mut restore = Vec::new();
+        let open = |p: &Path| {
+            rustix::fs::open(p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .ctx_path("open namespace", p)
+        };
+        for (t, path) in joins {
+            let own = match t {
+                LinuxNamespaceType::Pid => "/proc/self/ns/pid",
+                _ => "/proc/self/ns/time",
+            };
+            let own_fd = open(Path::new(own))?;
+            let fd = open(path)?;
+            linux::process::setns(&fd, *t as u64).ctx_path(&format!("join {t} namespace"), path)?;
+            restore.push((own_fd, *t as u64));
+        }
+        if let Some(offsets) = time_offsets {
+            let own_fd = open(Path::new("/proc/self/ns/time"))?;
+            linux::process::unshare(linux::process::CLONE_NEWTIME).ctx("unshare time namespace")?;
+            restore.push((own_fd, linux::process::CLONE_NEWTIME));
+            if !offsets.is_empty() {
+                let f = Path::new("/proc/self/timens_offsets");
+                linux::fs::write_file(f, offsets.as_bytes()).ctx_path("write time offsets", f)?;
+            }
+        }
+        Ok(ChildNamespaces { restore })
+    }
+
+    fn leave(self) -> Result<()> {
+        for (fd, flag) in self.restore {
+            linux::process::setns(&fd, flag).ctx("restore namespace for children")?;
+        }
+        Ok(())
+    }
+}

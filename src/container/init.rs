@@ -1,0 +1,476 @@
+//! The container's init, child side of `create`: runs in the new namespaces, reports each
+//! stage to the parent over the pipe, waits on the exec fifo, execs the user's program.
+//!
+//! Order (runc's): join namespaces → wait for the parent (id maps, cgroup) → cgroup ns →
+//! mounts → [parent: prestart, createRuntime hooks] → createContainer hooks → root switch →
+//! masks, read-only paths → hostname, sysctl, rlimits, personality, ioprio, scheduler →
+//! capabilities bounding → user → capabilities → umask, cwd → no_new_privs → "created" →
+//! fifo → startContainer hooks → seccomp → execve.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+
+use super::channel::{Channel, Msg};
+use super::hooks;
+use super::rootfs::{self, MountCtx};
+use crate::error::{Context, Error, Result};
+use crate::linux::{self, caps, signal};
+use crate::spec::{LinuxNamespaceType, PosixRlimitType, Process, Spec};
+
+/// Everything the init needs, prepared by the parent before the clone.
+pub struct InitCtx<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub fifo: &'a Path,
+    pub cgroup_path: &'a str,
+    pub no_pivot: bool,
+    /// Existing namespaces to join (pid and time are joined by the parent for its children).
+    pub joins: Vec<(LinuxNamespaceType, PathBuf)>,
+    pub new_cgroupns: bool,
+    pub new_userns: bool,
+    /// The caller's signal mask, restored before exec (`run` blocks signals to forward them).
+    pub sigmask: linux::signal::SigMask,
+    pub preserve_fds: u32,
+}
+
+/// Never returns: execs the container's program or exits.
+pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
+    // A parent killed mid-create must not leave us waiting on a pipe forever: EOF on the
+    // channel ends us (recv returns None); SIGPIPE on write is ignored via the error path.
+    let ready = match setup(&ctx, &mut ch) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ch.send(&Msg::Failed(e.to_string()));
+            linux::process::exit_now(1);
+        }
+    };
+    if ch.send(&Msg::Created).is_err() {
+        linux::process::exit_now(1);
+    }
+    drop(ch);
+    match wait_and_exec(&ctx, ready) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("reno: container init: {e}");
+            linux::process::exit_now(127);
+        }
+    }
+}
+
+/// What set-up leaves for the last stage.
+struct Ready {
+    /// The exec fifo, opened O_PATH before the root switch.
+    fifo: OwnedFd,
+    /// The host's /proc (O_PATH), to reopen the fifo through /proc/self/fd after the switch.
+    host_proc: OwnedFd,
+    exe: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    state_json: String,
+}
+
+fn expect(ch: &mut Channel, what: &str) -> Result<Msg> {
+    match ch.recv()? {
+        Some(m) => Ok(m),
+        None => Err(Error::failed(
+            format!("wait for {what}"),
+            "reno create went away",
+        )),
+    }
+}
+
+fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
+    let spec = ctx.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("config", "process: missing"))?;
+    let linux_cfg = spec.linux().as_ref();
+
+    // Join a user namespace first: it owns the others we join.
+    let mut joins: Vec<&(LinuxNamespaceType, PathBuf)> = ctx.joins.iter().collect();
+    joins.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+    for (t, path) in joins {
+        let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .ctx_path(&format!("open {t} namespace"), path)?;
+        linux::process::setns(&fd, *t as u64).ctx_path(&format!("join {t} namespace"), path)?;
+    }
+
+    match expect(ch, "the parent")? {
+        Msg::Continue => {}
+        m => return Err(Error::failed("handshake", format!("unexpected {m:?}"))),
+    }
+    if ctx.new_userns {
+        // Become root of the new user namespace now that the maps exist.
+        rustix::thread::set_thread_res_gid(
+            rustix::fs::Gid::ROOT,
+            rustix::fs::Gid::ROOT,
+            rustix::fs::Gid::ROOT,
+        )
+        .ctx("setresgid 0 in user namespace")?;
+        rustix::thread::set_thread_res_uid(
+            rustix::fs::Uid::ROOT,
+            rustix::fs::Uid::ROOT,
+            rustix::fs::Uid::ROOT,
+        )
+        .ctx("setresuid 0 in user namespace")?;
+    }
+    if ctx.new_cgroupns {
+        // After the parent put us in our cgroup, so that it becomes our cgroup root.
+        linux::process::unshare(linux::process::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
+    }
+
+    // Mounts.
+    let propagation = linux_cfg.and_then(|l| l.rootfs_propagation().as_deref());
+    let root = rootfs::prepare(ctx.rootfs, propagation)?;
+    let mounts = spec.mounts().clone().unwrap_or_default();
+    let mctx = MountCtx {
+        root: &root,
+        bundle: ctx.bundle,
+        cgroup_path: ctx.cgroup_path,
+        new_cgroupns: ctx.new_cgroupns,
+    };
+    for mnt in &mounts {
+        rootfs::mount_entry(&mctx, mnt)?;
+    }
+    if !rootfs::dev_is_bound(&mounts) {
+        let devices = linux_cfg
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
+        rootfs::setup_dev(&root, &devices, ctx.new_userns)?;
+    }
+    // Namespaced sysctls: we are in the container's net/ipc/uts namespaces already.
+    for (k, v) in linux_cfg
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+        linux::fs::write_file(&p, v.as_bytes()).ctx_path(&format!("sysctl {k}"), &p)?;
+    }
+
+    ch.send(&Msg::MountsReady)?;
+    let state_json = match expect(ch, "prestart hooks")? {
+        Msg::Go(s) => s,
+        m => return Err(Error::failed("handshake", format!("unexpected {m:?}"))),
+    };
+    if let Some(h) = spec.hooks() {
+        hooks::run_all(
+            "createContainer",
+            h.create_container().as_ref(),
+            &state_json,
+        )?;
+    }
+
+    let host_proc = rustix::fs::open(
+        "/proc",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx_path("open", "/proc")?;
+    let fifo = rustix::fs::open(ctx.fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .ctx_path("open exec fifo", ctx.fifo)?;
+
+    switch_root(ctx, &root.path)?;
+    drop(root);
+
+    if let Some(l) = linux_cfg {
+        for p in l.masked_paths().iter().flatten() {
+            rootfs::mask_path(p)?;
+        }
+        for p in l.readonly_paths().iter().flatten() {
+            rootfs::readonly_path(p)?;
+        }
+        if let Some(flag) = rootfs::propagation_flag(l.rootfs_propagation().as_deref()) {
+            linux::mount::set_propagation(Path::new("/"), flag)
+                .ctx_path("set rootfs propagation", "/")?;
+        }
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::readonly_root()?;
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        rustix::system::sethostname(h.as_bytes()).ctx("sethostname")?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        rustix::system::setdomainname(d.as_bytes()).ctx("setdomainname")?;
+    }
+    apply_process_attrs(spec, process)?;
+
+    let (exe, argv, envp) = exec_args(process)?;
+    switch_user(process, ctx.new_userns)?;
+    let cwd = process.cwd();
+    rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+    if process.no_new_privileges().unwrap_or(false) {
+        rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
+    }
+    Ok(Ready {
+        fifo,
+        host_proc,
+        exe,
+        argv,
+        envp,
+        state_json,
+    })
+}
+
+/// pivot_root, or where that can't work (initramfs root, `--no-pivot`) move + chroot.
+fn switch_root(ctx: &InitCtx, rootfs: &Path) -> Result<()> {
+    if ctx.no_pivot {
+        return linux::mount::move_root(rootfs).ctx_path("switch root (move + chroot)", rootfs);
+    }
+    match linux::mount::pivot_into(rootfs) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL) => {
+            log::debug!("pivot_root: EINVAL (initramfs root?), falling back to move + chroot");
+            linux::mount::move_root(rootfs).ctx_path("switch root (move + chroot)", rootfs)
+        }
+        Err(e) => Err(Error::sys("pivot_root", e).path(rootfs)),
+    }
+}
+
+/// rlimits, personality, I/O priority, scheduler, umask: all before dropping privileges.
+fn apply_process_attrs(spec: &Spec, p: &Process) -> Result<()> {
+    for rl in p.rlimits().iter().flatten() {
+        let res = rlimit_resource(rl.typ());
+        let new = rustix::process::Rlimit {
+            current: Some(rl.soft()),
+            maximum: Some(rl.hard()),
+        };
+        rustix::process::setrlimit(res, new).map_err(|e| {
+            Error::sys(
+                format!(
+                    "setrlimit {:?} soft={} hard={}",
+                    rl.typ(),
+                    rl.soft(),
+                    rl.hard()
+                ),
+                e,
+            )
+        })?;
+    }
+    if let Some(pers) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        let domain = match pers.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            _ => 0x0000,
+        };
+        linux::process::personality(domain).ctx("personality")?;
+    }
+    if let Some(io) = p.io_priority() {
+        use oci_spec::runtime::IOPriorityClass as C;
+        let class = match io.class() {
+            C::IoprioClassRt => 1,
+            C::IoprioClassBe => 2,
+            C::IoprioClassIdle => 3,
+        };
+        linux::process::ioprio_set(class, io.priority().clamp(0, 7) as u64).ctx("ioprio_set")?;
+    }
+    if let Some(s) = p.scheduler() {
+        use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
+        let policy = match s.policy() {
+            P::SchedOther => 0,
+            P::SchedFifo => 1,
+            P::SchedRr => 2,
+            P::SchedBatch => 3,
+            P::SchedIso => 4,
+            P::SchedIdle => 5,
+            P::SchedDeadline => 6,
+        };
+        let flags = s.flags().iter().flatten().fold(0u64, |acc, f| {
+            acc | match f {
+                F::SchedResetOnFork => 0x01,
+                F::SchedFlagReclaim => 0x02,
+                F::SchedFlagDLOverrun => 0x04,
+                F::SchedFlagKeepPolicy => 0x08,
+                F::SchedFlagKeepParams => 0x10,
+                F::SchedFlagUtilClampMin => 0x20,
+                F::SchedFlagUtilClampMax => 0x40,
+            }
+        });
+        linux::process::sched_setattr(
+            policy,
+            flags,
+            s.nice().unwrap_or(0),
+            s.priority().unwrap_or(0) as u32,
+            s.runtime().unwrap_or(0),
+            s.deadline().unwrap_or(0),
+            s.period().unwrap_or(0),
+        )
+        .ctx("sched_setattr")?;
+    }
+    if let Some(mask) = p.user().umask() {
+        rustix::process::umask(Mode::from_raw_mode(mask & 0o777));
+    }
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> rustix::process::Resource {
+    use rustix::process::Resource as R;
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => R::Cpu,
+        T::RlimitFsize => R::Fsize,
+        T::RlimitData => R::Data,
+        T::RlimitStack => R::Stack,
+        T::RlimitCore => R::Core,
+        T::RlimitRss => R::Rss,
+        T::RlimitNproc => R::Nproc,
+        T::RlimitNofile => R::Nofile,
+        T::RlimitMemlock => R::Memlock,
+        T::RlimitAs => R::As,
+        T::RlimitLocks => R::Locks,
+        T::RlimitSigpending => R::Sigpending,
+        T::RlimitMsgqueue => R::Msgqueue,
+        T::RlimitNice => R::Nice,
+        T::RlimitRtprio => R::Rtprio,
+        T::RlimitRttime => R::Rttime,
+    }
+}
+
+/// The five capability sets of the config as masks.
+pub fn cap_sets(p: &Process) -> Result<caps::CapSets> {
+    let Some(c) = p.capabilities() else {
+        return Ok(caps::CapSets::default());
+    };
+    let mask = |set: &Option<oci_spec::runtime::Capabilities>| -> Result<u64> {
+        let mut m = 0u64;
+        for cap in set.iter().flatten() {
+            let name = cap.to_string();
+            let name = if name.starts_with("CAP_") {
+                name
+            } else {
+                format!("CAP_{}", name.to_uppercase())
+            };
+            match caps::number(&name) {
+                Some(n) => m |= 1 << n,
+                None => log::warn!("unknown capability {name}, ignored"),
+            }
+        }
+        Ok(m)
+    };
+    Ok(caps::CapSets {
+        bounding: mask(c.bounding())?,
+        effective: mask(c.effective())?,
+        permitted: mask(c.permitted())?,
+        inheritable: mask(c.inheritable())?,
+        ambient: mask(c.ambient())?,
+    })
+}
+
+/// Bounding set, then uid/gid/groups keeping the permitted set, then the final sets.
+fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
+    let sets = cap_sets(p)?;
+    caps::apply_bounding(sets.bounding).ctx("drop capabilities from the bounding set")?;
+    rustix::thread::set_keep_capabilities(true).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    let u = p.user();
+    let groups: Vec<rustix::fs::Gid> = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| rustix::fs::Gid::from_raw(*g))
+        .collect();
+    let setgroups_denied = in_userns
+        && std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() == "deny")
+            .unwrap_or(false);
+    if !setgroups_denied {
+        rustix::thread::set_thread_groups(&groups).ctx("setgroups")?;
+    } else if !groups.is_empty() {
+        return Err(Error::invalid("config", "process.user.additionalGids: cannot be set when setgroups is denied in the user namespace"));
+    }
+    let gid = rustix::fs::Gid::from_raw(u.gid());
+    let uid = rustix::fs::Uid::from_raw(u.uid());
+    rustix::thread::set_thread_res_gid(gid, gid, gid)
+        .map_err(|e| Error::sys(format!("setresgid {}", u.gid()), e))?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid)
+        .map_err(|e| Error::sys(format!("setresuid {}", u.uid()), e))?;
+    rustix::thread::set_keep_capabilities(false).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    caps::apply_sets(&sets).ctx("capset")?;
+    Ok(())
+}
+
+/// Resolve args[0] against the container's PATH (now that we are in its root), as runc's
+/// LookPath does, so a missing program fails `create`, not `start`.
+fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CString>)> {
+    let args = p.args().clone().unwrap_or_default();
+    let arg0 = args
+        .first()
+        .ok_or_else(|| Error::invalid("config", "process.args: must not be empty"))?;
+    let env = p.env().clone().unwrap_or_default();
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let exe = if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        rustix::fs::access(&p, rustix::fs::Access::EXISTS)
+            .map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
+        p
+    } else {
+        path_var
+            .split(':')
+            .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(arg0))
+            .find(|c| is_executable(c))
+            .ok_or_else(|| {
+                Error::failed(
+                    format!("exec: {arg0:?}"),
+                    "executable file not found in $PATH",
+                )
+            })?
+    };
+    let cstr = |s: &[u8]| {
+        CString::new(s).map_err(|_| Error::invalid("config", "process: NUL byte in args or env"))
+    };
+    let argv = args
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    let envp = env
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((cstr(exe.as_os_str().as_bytes())?, argv, envp))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
+        && rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok()
+}
+
+/// Block on the fifo until `reno start`, then startContainer hooks, then exec.
+fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
+    let through = format!("self/fd/{}", r.fifo.as_raw_fd());
+    let fifo = rustix::fs::openat(
+        &r.host_proc,
+        through.as_str(),
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx("open exec fifo for writing")?;
+    rustix::io::write(&fifo, b"0").ctx("write exec fifo")?;
+    drop(fifo);
+    drop(r.fifo);
+    drop(r.host_proc);
+    if let Some(h) = ctx.spec.hooks() {
+        hooks::run_all(
+            "startContainer",
+            h.start_container().as_ref(),
+            &r.state_json,
+        )?;
+    }
+    signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
+    linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("close_range")?;
+    let e = linux::process::execve(&r.exe, &r.argv, &r.envp);
+    Err(Error::sys(format!("exec {:?}", r.exe), e))
+}

@@ -1,0 +1,32 @@
+//! The container lifecycle: create (parent side, `create.rs`), the init stages (child side,
+//! `init.rs`), start, kill, delete, state; parent and child talk over pipes (`channel.rs`).
+
+pub mod channel;
+pub mod create;
+pub mod hooks;
+pub mod init;
+pub mod ops;
+pub mod rootfs;
+
+use std::path::PathBuf;
+
+/// Flags every command shares.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub root: PathBuf,
+}
+
+/// What `create` and `run` are asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+pub use create::create;
+pub use ops::{delete, kill, list, run, start, state};

@@ -1,0 +1,306 @@
+//! start, kill, delete, state, list and run: the operations on an existing container.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+use serde_json::Value;
+
+use super::create::{create_container, Created};
+use super::hooks;
+use super::{CreateOpts, Globals};
+use crate::cgroups::Cgroup;
+use crate::error::{Context, Error, Kind, Result};
+use crate::linux::{self, signal};
+use crate::spec;
+use crate::state::{self, Saved, Status};
+
+fn wrong_state(msg: String) -> Error {
+    Error::new(Kind::WrongState, msg)
+}
+
+/// The frozen config copy, for hooks after create.
+fn saved_spec(dir: &Path) -> Option<spec::Spec> {
+    let bytes = std::fs::read(dir.join(state::CONFIG_COPY)).ok()?;
+    match spec::parse(&bytes) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!("saved config of {}: {e}; hooks skipped", dir.display());
+            None
+        }
+    }
+}
+
+pub fn start(g: &Globals, id: &str) -> Result<()> {
+    let (_lock, saved) = state::open(&g.root, id)?;
+    let dir = state::dir(&g.root, id);
+    match state::status(&dir, &saved) {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(wrong_state(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        Status::Running | Status::Paused => {
+            return Err(wrong_state(
+                "cannot start an already running container".into(),
+            ))
+        }
+        Status::Creating => {
+            return Err(wrong_state(
+                "cannot start a container that is still being created".into(),
+            ))
+        }
+    }
+    start_created(&dir, &saved)
+}
+
+/// Release the init waiting on the fifo, then run poststart hooks (a failing one stops the
+/// container, as runc does).
+fn start_created(dir: &Path, saved: &Saved) -> Result<()> {
+    release_init(dir, saved)?;
+    if let Some(spec) = saved_spec(dir) {
+        if let Some(h) = spec.hooks() {
+            let json = state::to_json(saved, Status::Running).to_string();
+            if let Err(e) = hooks::run_all("poststart", h.poststart().as_ref(), &json) {
+                let _ = signal::kill(saved.pid, signal::SIGKILL);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Open the fifo for reading (which completes the init's blocking open for writing), take
+/// its one byte, remove the fifo: from then on the container counts as running.
+fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
+    let path = dir.join(state::FIFO);
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx_path("open exec fifo", &path)?;
+    let mut buf = [0u8; 1];
+    loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(1) => break,
+            Ok(_) | Err(rustix::io::Errno::AGAIN) => {
+                if !linux::process::is_alive(saved.pid, saved.start_time) {
+                    return Err(wrong_state(
+                        "cannot start a container that has stopped".into(),
+                    ));
+                }
+                let mut fds = [rustix::event::PollFd::new(
+                    &fd,
+                    rustix::event::PollFlags::IN,
+                )];
+                let ts = rustix::time::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 5_000_000,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&ts));
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::sys("read exec fifo", e).path(&path)),
+        }
+    }
+    std::fs::remove_file(&path).ctx_path("remove exec fifo", &path)
+}
+
+pub fn kill(g: &Globals, id: &str, sig: i32, all: bool) -> Result<()> {
+    let (_lock, saved) = state::open(&g.root, id)?;
+    let dir = state::dir(&g.root, id);
+    match state::status(&dir, &saved) {
+        Status::Stopped | Status::Creating => {
+            return Err(Error::new(Kind::NotRunning, "container not running"))
+        }
+        _ => {}
+    }
+    if all {
+        let cg = Cgroup::open(&saved.cgroup);
+        for pid in cg.pids()? {
+            let _ = signal::kill(pid, sig);
+        }
+        if sig == signal::SIGKILL && cg.is_frozen() {
+            let _ = cg.set_frozen(false);
+        }
+        return Ok(());
+    }
+    match signal::kill(saved.pid, sig) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::SRCH) => Err(Error::new(Kind::NotRunning, "container not running")),
+        Err(e) => Err(Error::sys(
+            format!("kill {} with signal {sig}", saved.pid),
+            e,
+        )),
+    }
+}
+
+pub fn delete(g: &Globals, id: &str, force: bool) -> Result<()> {
+    state::validate_id(id)?;
+    let dir = state::dir(&g.root, id);
+    let _lock = match state::lock(&dir) {
+        Ok(l) => l,
+        Err(e) if e.kind == Kind::NotFound && force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let saved = match state::load(&dir) {
+        Ok(s) => s,
+        Err(e) if force => {
+            // Unreadable state: remove what we can find by convention, report, carry on.
+            log::warn!("{e}; removing the state dir anyway");
+            let _ = Cgroup::open(&format!("/reno/{id}")).destroy();
+            return state::remove(&dir);
+        }
+        Err(e) => return Err(e),
+    };
+    let status = state::status(&dir, &saved);
+    if status != Status::Stopped {
+        if !force {
+            return Err(wrong_state(format!(
+                "cannot delete container {id} that is not stopped: {}",
+                status.as_str()
+            )));
+        }
+        kill_everything(&saved);
+    }
+    destroy(&dir, &saved)
+}
+
+/// SIGKILL the init (and, if the container shares the host's pid namespace, every process
+/// in its cgroup), thaw if frozen, and wait until they are gone.
+fn kill_everything(saved: &Saved) {
+    let cg = Cgroup::open(&saved.cgroup);
+    if saved.pid > 0 {
+        let _ = signal::kill(saved.pid, signal::SIGKILL);
+    }
+    if saved.shared_pidns {
+        for pid in cg.pids().unwrap_or_default() {
+            let _ = signal::kill(pid, signal::SIGKILL);
+        }
+    }
+    if cg.is_frozen() {
+        let _ = cg.set_frozen(false);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while saved.pid > 0
+        && linux::process::is_alive(saved.pid, saved.start_time)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Remove the cgroup and the state dir, then run poststop hooks (failures are warnings).
+fn destroy(dir: &Path, saved: &Saved) -> Result<()> {
+    let spec = saved_spec(dir);
+    if !saved.cgroup.is_empty() {
+        let cg = Cgroup::open(&saved.cgroup);
+        // Processes leave the cgroup a moment after they die: retry briefly on EBUSY.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match cg.destroy() {
+                Ok(()) => break,
+                Err(e) if e.errno == Some(rustix::io::Errno::BUSY) && Instant::now() < deadline => {
+                    for pid in cg.pids().unwrap_or_default() {
+                        let _ = signal::kill(pid, signal::SIGKILL);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    state::remove(dir)?;
+    if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
+        let json = state::to_json(saved, Status::Stopped).to_string();
+        hooks::run_all_warn("poststop", h.poststop().as_ref(), &json);
+    }
+    Ok(())
+}
+
+/// The state JSON of one container (no lock: never blocks behind a long operation).
+pub fn state(g: &Globals, id: &str) -> Result<Value> {
+    state::validate_id(id)?;
+    let dir = state::dir(&g.root, id);
+    if !dir.is_dir() {
+        return Err(Error::new(
+            Kind::NotFound,
+            format!("container does not exist: {id}"),
+        ));
+    }
+    let saved = state::load(&dir)?;
+    let status = state::status(&dir, &saved);
+    Ok(state::to_json(&saved, status))
+}
+
+/// Every container's state; unreadable ones are shown as stopped with a warning.
+pub fn list(g: &Globals) -> Vec<Value> {
+    state::list_ids(&g.root)
+        .into_iter()
+        .filter_map(|id| match state(g, &id) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                log::warn!("{e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// `run`: create + start; in the foreground wait, forward signals, return the exit code and
+/// delete the container unless `keep`.
+pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    if detach {
+        let c = create_container(g, o, None)?;
+        start_or_undo(&c)?;
+        return Ok(0);
+    }
+    let mask = signal::forwardable() | signal::bit(signal::SIGCHLD);
+    let old = signal::block(mask).ctx("block signals")?;
+    let c = match create_container(g, o, Some(old)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = signal::set_mask(old);
+            return Err(e);
+        }
+    };
+    start_or_undo(&c)?;
+    let Created {
+        pid,
+        dir,
+        saved,
+        lock,
+    } = c;
+    drop(lock);
+    let code = loop {
+        match signal::wait(mask, None) {
+            Ok(Some(signal::SIGCHLD)) | Ok(None) => {
+                if let Ok(Some(code)) = linux::process::try_wait(pid) {
+                    break code;
+                }
+            }
+            Ok(Some(sig)) => {
+                let _ = signal::kill(saved.pid, sig);
+            }
+            Err(e) => return Err(Error::sys("wait for signals", e)),
+        }
+    };
+    if !keep {
+        let _lock = state::lock(&dir)?;
+        destroy(&dir, &saved)?;
+    }
+    let _ = signal::set_mask(old);
+    Ok(code)
+}
+
+fn start_or_undo(c: &Created) -> Result<()> {
+    if let Err(e) = start_created(&c.dir, &c.saved) {
+        kill_everything(&c.saved);
+        let _ = linux::process::try_wait(c.pid);
+        let _ = destroy(&c.dir, &c.saved);
+        return Err(e);
+    }
+    Ok(())
+}

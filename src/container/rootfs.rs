@@ -1,0 +1,484 @@
+//! Building the container's filesystem view inside its mount namespace, before the root
+//! switch: the rootfs bind, config.json's mounts in order, /dev. Every destination is
+//! resolved inside the rootfs by fd (openat2 RESOLVE_IN_ROOT) and mounted through
+//! /proc/self/fd/N, so symlinks in the image can't redirect a mount to the host.
+
+use std::path::{Path, PathBuf};
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::cgroups;
+use crate::error::{Context, Error, Result};
+use crate::linux::fs::{fd_path, mkdir_all_in_root, open_in_root, touch_in_root};
+use crate::linux::mount::{self as m, MountOptions};
+use crate::spec::{LinuxDevice, LinuxDeviceType, Mount};
+
+pub struct Rootfs {
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
+/// Make the host's mounts invisible to propagation, then bind the rootfs onto itself so it
+/// is a mount point (pivot_root needs one).
+pub fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<Rootfs> {
+    let flag = propagation_flag(propagation).unwrap_or(m::MS_SLAVE | m::MS_REC);
+    m::set_propagation(Path::new("/"), flag).ctx_path("set root propagation", "/")?;
+    if flag & m::MS_SHARED != 0 {
+        make_parent_private(rootfs)?;
+    }
+    m::mount(
+        &rootfs.to_string_lossy(),
+        rootfs,
+        "bind",
+        m::MS_BIND | m::MS_REC,
+        None,
+    )
+    .ctx_path("bind rootfs", rootfs)?;
+    let fd = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx_path("open rootfs", rootfs)?;
+    Ok(Rootfs {
+        path: rootfs.to_path_buf(),
+        fd,
+    })
+}
+
+pub fn propagation_flag(p: Option<&str>) -> Option<u64> {
+    Some(match p? {
+        "private" => m::MS_PRIVATE,
+        "rprivate" => m::MS_PRIVATE | m::MS_REC,
+        "slave" => m::MS_SLAVE,
+        "rslave" => m::MS_SLAVE | m::MS_REC,
+        "shared" => m::MS_SHARED,
+        "rshared" => m::MS_SHARED | m::MS_REC,
+        "unbindable" => m::MS_UNBINDABLE,
+        "runbindable" => m::MS_UNBINDABLE | m::MS_REC,
+        _ => return None,
+    })
+}
+
+/// pivot_root refuses a new root whose parent mount is shared: make the mount holding the
+/// rootfs private (only needed when the config asks for shared propagation on `/`).
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").ctx_path("read", "/proc/self/mountinfo")?;
+    let parent = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(m::unescape_mountinfo)
+        .filter(|p| rootfs.starts_with(p))
+        .max_by_key(|p| p.len())
+        .unwrap_or_else(|| "/".to_string());
+    m::set_propagation(Path::new(&parent), m::MS_PRIVATE)
+        .ctx_path("make rootfs parent private", &parent)
+}
+
+/// Where a config path goes: absolute inside the container.
+fn dest_of(mnt: &Mount) -> PathBuf {
+    let d = mnt.destination();
+    if d.is_absolute() {
+        d.clone()
+    } else {
+        Path::new("/").join(d)
+    }
+}
+
+pub struct MountCtx<'a> {
+    pub root: &'a Rootfs,
+    pub bundle: &'a Path,
+    pub cgroup_path: &'a str,
+    pub new_cgroupns: bool,
+}
+
+/// Mount one config.json entry.
+pub fn mount_entry(ctx: &MountCtx, mnt: &Mount) -> Result<()> {
+    let dest = dest_of(mnt);
+    let typ = mnt.typ().as_deref().unwrap_or("");
+    let opts = m::parse_options(mnt.options().as_deref().unwrap_or(&[]));
+    let step = format!("mount {}", dest.display());
+    let target_err = |e: Errno| {
+        Error::sys(step.clone(), e).path(ctx.root.path.join(crate::linux::fs::relative(&dest)))
+    };
+    let is_bind = opts.flags & m::MS_BIND != 0 || typ == "bind";
+    if is_bind {
+        let src = mnt.source().clone().unwrap_or_default();
+        let src = if src.is_absolute() {
+            src
+        } else {
+            ctx.bundle.join(src)
+        };
+        let meta = std::fs::metadata(&src).ctx_path(&format!("{step}: bind source"), &src)?;
+        let target = if meta.is_dir() {
+            mkdir_all_in_root(&ctx.root.fd, &dest)
+        } else {
+            touch_in_root(&ctx.root.fd, &dest)
+        }
+        .map_err(target_err)?;
+        let rec = opts.flags & m::MS_REC;
+        m::mount(
+            &src.to_string_lossy(),
+            &fd_path(&target),
+            "",
+            m::MS_BIND | rec,
+            None,
+        )
+        .map_err(|e| target_err(e).detail(format!("source {}", src.display())))?;
+        let extra = opts.flags & !(m::MS_BIND | m::MS_REC | m::MS_REMOUNT);
+        if extra != 0 {
+            let fd = open_in_root(&ctx.root.fd, &dest, OFlags::PATH).map_err(target_err)?;
+            m::remount_bind(&fd_path(&fd), extra | rec)
+                .map_err(|e| target_err(e).detail("remount"))?;
+        }
+    } else if typ == "cgroup" || typ == "cgroup2" {
+        mount_cgroup(ctx, &dest, &opts).map_err(|e| Error {
+            step: format!("{step}: {}", e.step),
+            ..e
+        })?;
+    } else {
+        let target = mkdir_all_in_root(&ctx.root.fd, &dest).map_err(target_err)?;
+        let src = mnt
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| typ.to_string());
+        let data = opts.data.join(",");
+        m::mount(
+            &src,
+            &fd_path(&target),
+            typ,
+            opts.flags & !m::MS_REMOUNT,
+            Some(&data),
+        )
+        .map_err(|e| {
+            let d = if e == Errno::NODEV {
+                format!("unknown filesystem type {typ:?}")
+            } else {
+                format!("type {typ:?}")
+            };
+            target_err(e).detail(d)
+        })?;
+    }
+    apply_after(ctx, &dest, &opts).map_err(target_err)
+}
+
+/// Propagation changes and recursive attributes, applied to the new mount.
+fn apply_after(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> std::result::Result<(), Errno> {
+    if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clear == 0 {
+        return Ok(());
+    }
+    let fd = open_in_root(&ctx.root.fd, dest, OFlags::PATH)?;
+    for p in &opts.propagation {
+        m::set_propagation(&fd_path(&fd), *p)?;
+    }
+    if opts.rec_set != 0 || opts.rec_clear != 0 {
+        m::mount_setattr(&fd, true, opts.rec_set, opts.rec_clear)?;
+    }
+    Ok(())
+}
+
+/// A `cgroup`/`cgroup2` mount: on a v2 host one cgroup2 mount; on v1/hybrid a tmpfs with
+/// one mount per hierarchy. With a new cgroup namespace the kernel shows only the
+/// container's subtree; without one the container's own directories are bound instead, so
+/// the host's tree is never visible.
+fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let hier = cgroups::hierarchies();
+    let flags = opts.flags & !(m::MS_RDONLY | m::MS_REMOUNT);
+    let rel = ctx.cgroup_path.trim_start_matches('/');
+    let target_of = |p: &Path| -> Result<OwnedFd> {
+        mkdir_all_in_root(&ctx.root.fd, p).ctx_path("create cgroup mount point", p)
+    };
+    let only_v2 = hier.iter().all(|h| h.v2);
+    if only_v2 {
+        let t = target_of(dest)?;
+        if ctx.new_cgroupns {
+            m::mount(
+                "cgroup2",
+                &fd_path(&t),
+                "cgroup2",
+                flags | (opts.flags & m::MS_RDONLY),
+                None,
+            )
+            .ctx("mount cgroup2")?;
+        } else if let Some(h) = hier.first() {
+            let src = h.mount_point.join(rel);
+            m::mount(&src.to_string_lossy(), &fd_path(&t), "", m::MS_BIND, None)
+                .ctx_path("bind cgroup", &src)?;
+            if opts.flags & m::MS_RDONLY != 0 {
+                let t =
+                    open_in_root(&ctx.root.fd, dest, OFlags::PATH).ctx("reopen cgroup mount")?;
+                m::remount_bind(&fd_path(&t), flags | m::MS_RDONLY).ctx("remount cgroup ro")?;
+            }
+        }
+        return Ok(());
+    }
+    let t = target_of(dest)?;
+    m::mount("tmpfs", &fd_path(&t), "tmpfs", flags, Some("mode=755")).ctx("mount cgroup tmpfs")?;
+    for h in &hier {
+        let name = if h.v2 {
+            "unified".to_string()
+        } else {
+            h.controllers
+                .iter()
+                .map(|c| c.trim_start_matches("name="))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let sub = dest.join(&name);
+        let t = target_of(&sub)?;
+        let res = if ctx.new_cgroupns {
+            if h.v2 {
+                m::mount("cgroup2", &fd_path(&t), "cgroup2", flags, None)
+            } else {
+                m::mount(
+                    "cgroup",
+                    &fd_path(&t),
+                    "cgroup",
+                    flags,
+                    Some(&h.controllers.join(",")),
+                )
+            }
+        } else {
+            let src = h.mount_point.join(rel);
+            m::mount(&src.to_string_lossy(), &fd_path(&t), "", m::MS_BIND, None)
+        };
+        res.ctx_path("mount cgroup hierarchy", &sub)?;
+        // Co-mounted controllers (cpu,cpuacct) get the per-controller symlinks runc makes.
+        if !h.v2 && h.controllers.len() > 1 {
+            for c in &h.controllers {
+                let c = c.trim_start_matches("name=");
+                if c != name {
+                    if let Ok(dir) =
+                        open_in_root(&ctx.root.fd, dest, OFlags::DIRECTORY | OFlags::RDONLY)
+                    {
+                        let _ = rustix::fs::symlinkat(name.as_str(), &dir, c);
+                    }
+                }
+            }
+        }
+    }
+    if opts.flags & m::MS_RDONLY != 0 {
+        let t = open_in_root(&ctx.root.fd, dest, OFlags::PATH).ctx("reopen cgroup tmpfs")?;
+        m::mount(
+            "",
+            &fd_path(&t),
+            "",
+            flags | m::MS_REMOUNT | m::MS_RDONLY,
+            None,
+        )
+        .ctx("remount cgroup tmpfs ro")?;
+    }
+    Ok(())
+}
+
+/// Does the config mount something over /dev itself by bind (then reno leaves /dev alone)?
+pub fn dev_is_bound(mounts: &[Mount]) -> bool {
+    mounts.iter().any(|mnt| {
+        dest_of(mnt) == Path::new("/dev")
+            && (mnt.typ().as_deref() == Some("bind")
+                || mnt
+                    .options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
+    })
+}
+
+/// The default devices every container gets (runtime-spec "Default Devices").
+const DEFAULT_DEVICES: &[(&str, u32, u32, u32)] = &[
+    ("/dev/null", 1, 3, 0o666),
+    ("/dev/zero", 1, 5, 0o666),
+    ("/dev/full", 1, 7, 0o666),
+    ("/dev/random", 1, 8, 0o666),
+    ("/dev/urandom", 1, 9, 0o666),
+    ("/dev/tty", 5, 0, 0o666),
+];
+
+/// Create the default devices and `linux.devices`; mknod where allowed, otherwise bind the
+/// host's node (user namespaces), then the /dev symlinks and ptmx.
+pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    for &(path, major, minor, mode) in DEFAULT_DEVICES {
+        if devices.iter().any(|d| d.path() == Path::new(path)) {
+            continue;
+        }
+        make_device(
+            root,
+            Path::new(path),
+            FileType::CharacterDevice,
+            major,
+            minor,
+            mode,
+            0,
+            0,
+            in_userns,
+        )?;
+    }
+    for d in devices {
+        let ft = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => FileType::CharacterDevice,
+            LinuxDeviceType::B => FileType::BlockDevice,
+            LinuxDeviceType::P => FileType::Fifo,
+            LinuxDeviceType::A => {
+                return Err(Error::invalid(
+                    "config",
+                    format!(
+                        "linux.devices: {}: type 'a' is only valid in the device cgroup",
+                        d.path().display()
+                    ),
+                ))
+            }
+        };
+        let mode = d.file_mode().unwrap_or(0o666);
+        make_device(
+            root,
+            d.path(),
+            ft,
+            d.major() as u32,
+            d.minor() as u32,
+            mode,
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+            in_userns,
+        )?;
+    }
+    let dev = open_in_root(
+        &root.fd,
+        Path::new("/dev"),
+        OFlags::DIRECTORY | OFlags::RDONLY,
+    )
+    .ctx("open /dev")?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        match rustix::fs::symlinkat(target, &dev, link) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(Error::sys("create /dev symlink", e).path(format!("/dev/{link}"))),
+        }
+    }
+    if rustix::fs::statat(&dev, "kcore", rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_err()
+        && Path::new("/proc/kcore").exists()
+    {
+        let _ = rustix::fs::symlinkat("/proc/kcore", &dev, "core");
+    }
+    // /dev/ptmx → pts/ptmx, replacing whatever the image had.
+    let _ = rustix::fs::unlinkat(&dev, "ptmx", rustix::fs::AtFlags::empty());
+    rustix::fs::symlinkat("pts/ptmx", &dev, "ptmx").ctx_path("create /dev/ptmx", "/dev/ptmx")?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_device(
+    root: &Rootfs,
+    path: &Path,
+    ft: FileType,
+    major: u32,
+    minor: u32,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    in_userns: bool,
+) -> Result<()> {
+    let rel = crate::linux::fs::relative(path);
+    let (parent, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
+        _ => {
+            return Err(Error::invalid(
+                "config",
+                format!("linux.devices: bad path {}", path.display()),
+            ))
+        }
+    };
+    if !rel.starts_with("dev") {
+        return Err(Error::invalid(
+            "config",
+            format!("linux.devices: {} is not under /dev", path.display()),
+        ));
+    }
+    let dir = mkdir_all_in_root(&root.fd, &parent).ctx_path("create device dir", path)?;
+    let dir = rustix::fs::openat(
+        &dir,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx_path("open device dir", path)?;
+    let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());
+    let dev = rustix::fs::makedev(major, minor);
+    let made = if in_userns {
+        Err(Errno::PERM)
+    } else {
+        rustix::fs::mknodat(
+            &dir,
+            name.as_os_str(),
+            ft,
+            Mode::from_raw_mode(mode & 0o7777),
+            dev,
+        )
+    };
+    match made {
+        Ok(()) => {
+            // mknod applies the umask; set the exact mode and owner.
+            rustix::fs::chmodat(
+                &dir,
+                name.as_os_str(),
+                Mode::from_raw_mode(mode & 0o7777),
+                rustix::fs::AtFlags::empty(),
+            )
+            .ctx_path("chmod device", path)?;
+            rustix::fs::chownat(
+                &dir,
+                name.as_os_str(),
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+                rustix::fs::AtFlags::empty(),
+            )
+            .ctx_path("chown device", path)?;
+            Ok(())
+        }
+        Err(Errno::PERM) => {
+            // Unprivileged: bind the host's node onto an empty file, as runc does.
+            let t = touch_in_root(&root.fd, path).ctx_path("create device bind target", path)?;
+            m::mount(&path.to_string_lossy(), &fd_path(&t), "", m::MS_BIND, None)
+                .ctx_path("bind device", path)
+        }
+        Err(e) => Err(Error::sys("mknod", e).path(path)),
+    }
+}
+
+/// Mask a path after the root switch: /dev/null over files, a read-only tmpfs over
+/// directories. Missing paths are fine.
+pub fn mask_path(path: &str) -> Result<()> {
+    let p = Path::new(path);
+    match std::fs::metadata(p) {
+        Err(_) => Ok(()),
+        Ok(md) if md.is_dir() => {
+            m::mount("tmpfs", p, "tmpfs", m::MS_RDONLY, None).ctx_path("mask", p)
+        }
+        Ok(_) => match m::mount("/dev/null", p, "", m::MS_BIND, None) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(Error::sys("mask", e).path(p)),
+        },
+    }
+}
+
+/// Make a path read-only after the root switch: bind it onto itself, remount read-only.
+pub fn readonly_path(path: &str) -> Result<()> {
+    let p = Path::new(path);
+    match m::mount(path, p, "", m::MS_BIND | m::MS_REC, None) {
+        Err(Errno::NOENT) => return Ok(()),
+        r => r.ctx_path("bind readonly path", p)?,
+    }
+    m::remount_bind(p, m::MS_RDONLY | m::MS_REC).ctx_path("remount readonly path", p)
+}
+
+/// Remount the (already switched-to) root read-only.
+pub fn readonly_root() -> Result<()> {
+    m::remount_bind(Path::new("/"), m::MS_RDONLY).ctx_path("remount root read-only", "/")
+}
