@@ -108,6 +108,8 @@ pub fn create_container(
     let fifo = dir.join(state::FIFO);
     rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o622))
         .ctx_path("create exec fifo", &fifo)?;
+    // Writable by the container's user, whoever that is (mkfifo applied our umask).
+    rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).ctx_path("chmod exec fifo", &fifo)?;
 
     let cg_path = cgroups::container_path(linux_cfg.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let cg = Cgroup::create(&cg_path)?;

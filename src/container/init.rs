@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 
 use super::channel::{Channel, Msg};
@@ -65,10 +65,9 @@ pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
 
 /// What set-up leaves for the last stage.
 struct Ready {
-    /// The exec fifo, opened O_PATH before the root switch.
-    fifo: OwnedFd,
-    /// The host's /proc (O_PATH), to reopen the fifo through /proc/self/fd after the switch.
-    host_proc: OwnedFd,
+    /// The state dir (O_PATH), kept across the root switch to open the fifo in it: after the
+    /// switch to a non-root user, /proc/self/fd is no longer ours to traverse.
+    state_dir: OwnedFd,
     exe: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -168,14 +167,13 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         )?;
     }
 
-    let host_proc = rustix::fs::open(
-        "/proc",
+    let state_dir_path = ctx.fifo.parent().unwrap_or(Path::new("/"));
+    let state_dir = rustix::fs::open(
+        state_dir_path,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .ctx_path("open", "/proc")?;
-    let fifo = rustix::fs::open(ctx.fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .ctx_path("open exec fifo", ctx.fifo)?;
+    .ctx_path("open state dir", state_dir_path)?;
 
     switch_root(ctx, &root.path)?;
     drop(root);
@@ -216,8 +214,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
     }
     Ok(Ready {
-        fifo,
-        host_proc,
+        state_dir,
         exe,
         argv,
         envp,
@@ -450,18 +447,16 @@ fn is_executable(p: &Path) -> bool {
 
 /// Block on the fifo until `reno start`, then startContainer hooks, then exec.
 fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
-    let through = format!("self/fd/{}", r.fifo.as_raw_fd());
     let fifo = rustix::fs::openat(
-        &r.host_proc,
-        through.as_str(),
+        &r.state_dir,
+        crate::state::FIFO,
         OFlags::WRONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .ctx("open exec fifo for writing")?;
     rustix::io::write(&fifo, b"0").ctx("write exec fifo")?;
     drop(fifo);
-    drop(r.fifo);
-    drop(r.host_proc);
+    drop(r.state_dir);
     if let Some(h) = ctx.spec.hooks() {
         hooks::run_all(
             "startContainer",

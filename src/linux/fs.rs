@@ -4,6 +4,7 @@
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fd::{AsFd, OwnedFd};
@@ -37,27 +38,47 @@ pub fn relative(path: &Path) -> PathBuf {
 }
 
 /// Create every missing directory of `path` inside `root` (resolved in root) and open the
-/// last one with O_PATH. Mode 0755 as runc.
+/// last one with O_PATH. Mode 0755 as runc. A dangling symlink on the way is followed by
+/// creating its target, again inside the root (an absolute target is taken from the root).
 pub fn mkdir_all_in_root(root: impl AsFd, path: &Path) -> Result<OwnedFd, Errno> {
     let root = root.as_fd();
-    let mut cur = open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
+    let mut todo: Vec<PathBuf> = relative(path)
+        .components()
+        .rev()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
     let mut sofar = PathBuf::new();
-    for comp in relative(path).components() {
-        sofar.push(comp);
-        match open_in_root(root, &sofar, OFlags::PATH) {
-            Ok(fd) => cur = fd,
+    let mut links = 0;
+    while let Some(comp) = todo.pop() {
+        let next = sofar.join(&comp);
+        match open_in_root(root, &next, OFlags::PATH) {
+            Ok(_) => sofar = next,
             Err(Errno::NOENT) => {
-                let name: &OsStr = comp.as_os_str();
-                match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(0o755)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
+                let parent = open_in_root(root, &sofar, OFlags::PATH | OFlags::DIRECTORY)?;
+                match rustix::fs::mkdirat(&parent, comp.as_os_str(), Mode::from_raw_mode(0o755)) {
+                    Ok(()) => sofar = next,
+                    Err(Errno::EXIST) => {
+                        // A dangling symlink: continue the walk at its target.
+                        links += 1;
+                        if links > 40 {
+                            return Err(Errno::LOOP);
+                        }
+                        let target = rustix::fs::readlinkat(&parent, comp.as_os_str(), Vec::new())?;
+                        let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                        if target.is_absolute() {
+                            sofar = PathBuf::new();
+                        }
+                        for c in relative(&target).components().rev() {
+                            todo.push(PathBuf::from(c.as_os_str()));
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
-                cur = open_in_root(root, &sofar, OFlags::PATH | OFlags::DIRECTORY)?;
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(cur)
+    open_in_root(root, &sofar, OFlags::PATH | OFlags::DIRECTORY)
 }
 
 /// Make sure `path` exists inside `root` as a regular file (a bind-mount target for a file),
