@@ -145,14 +145,10 @@ impl Bundle {
     }
 
     /// `reno --root <root> ARGS…`
+    /// Output goes through files, not pipes: a created container's init inherits reno's
+    /// stdio and would hold a pipe open until it exits.
     pub fn reno(&self, args: &[&str]) -> Output {
-        Command::new(reno_bin())
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn reno")
+        reno_with_files(&self.root, args)
     }
 
     /// Write the config, `reno run` it in the foreground, return (exit code, stdout, stderr).
@@ -219,6 +215,30 @@ impl Drop for Bundle {
             let _ = std::fs::remove_dir_all(base);
         }
     }
+}
+
+/// Run reno with stdout/stderr captured through temp files.
+pub fn reno_with_files(root: &Path, args: &[&str]) -> Output {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let base = std::env::temp_dir().join(format!("reno-it-out-{}-{n}", std::process::id()));
+    let (o, e) = (base.with_extension("out"), base.with_extension("err"));
+    let status = Command::new(reno_bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&o).expect("stdout file"))
+        .stderr(std::fs::File::create(&e).expect("stderr file"))
+        .status()
+        .expect("spawn reno");
+    let out = Output {
+        status,
+        stdout: std::fs::read(&o).unwrap_or_default(),
+        stderr: std::fs::read(&e).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(&o);
+    let _ = std::fs::remove_file(&e);
+    out
 }
 
 pub fn stdout(o: &Output) -> String {
