@@ -288,7 +288,6 @@ fn intervals(
 fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<Vec<SockFilter>, String> {
     let mut a = Asm::new();
     let out_labels: Vec<Label> = outcomes.iter().map(|_| a.label()).collect();
-    let bad_arch = a.label();
     let has = |x: Arch| sections.iter().any(|s| s.0 == x);
     let section = |x: Arch| sections.iter().find(|s| s.0 == x).map(|s| s.1.as_slice());
 
@@ -304,8 +303,9 @@ fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<
     for (arch, l) in &entries {
         a.jump(bpf::JEQ, arch.audit(), Target::Label(*l), Target::Next);
     }
-    a.bind(bad_arch);
     a.ret(BAD_ARCH);
+    // The x32 split comes later and jumps only forward: it needs its own copy.
+    let late_bad_arch = a.label();
 
     // Per section: load the number, then the search tree inline.
     for (arch, l) in &entries {
@@ -315,13 +315,15 @@ fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<
             Arch::X86_64 | Arch::X32 => {
                 // libseccomp's x32 split: numbers with the x32 bit set are x32 syscalls.
                 let x32 = a.label();
-                let x32_target = Target::Label(if has(Arch::X32) { x32 } else { bad_arch });
+                let x32_target = Target::Label(if has(Arch::X32) { x32 } else { late_bad_arch });
                 match section(Arch::X86_64) {
                     Some(ivs) => {
                         a.jump(bpf::JGE, X32_SYSCALL_BIT, x32_target, Target::Next);
                         tree(&mut a, ivs, &out_labels);
                     }
-                    None => a.jump(bpf::JGE, X32_SYSCALL_BIT, x32_target, Target::Label(bad_arch)),
+                    None => {
+                        a.jump(bpf::JGE, X32_SYSCALL_BIT, x32_target, Target::Label(late_bad_arch))
+                    }
                 }
                 if let Some(ivs) = section(Arch::X32) {
                     a.bind(x32);
@@ -353,6 +355,8 @@ fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<
             }
         }
     }
+    a.bind(late_bad_arch);
+    a.ret(BAD_ARCH);
     a.finish()
 }
 
