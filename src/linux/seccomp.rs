@@ -49,7 +49,10 @@ pub fn set_mode_filter(flags: u32, prog: &[SockFilter]) -> Result<Option<OwnedFd
     if prog.is_empty() || prog.len() > MAX_INSNS {
         return Err(Errno::INVAL);
     }
-    let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
+    let fprog = SockFprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr(),
+    };
     let ptr = &fprog as *const SockFprog as usize;
     // SAFETY: fprog points at `prog`, a live slice of `len` initialised sock_filter structs;
     // both outlive the call, and the kernel copies the program before returning.

@@ -34,26 +34,72 @@ const ARM_PRIVATE: &[(&str, u32)] = &[
 /// x86_64 syscalls that x32 does not have (the "64" rows of syscall_64.tbl, other than the
 /// ones x32 gets a compat number for in X32_COMPAT).
 const X86_64_ONLY: &[&str] = &[
-    "uselib", "_sysctl", "create_module", "get_kernel_syms", "query_module", "nfsservctl",
-    "set_thread_area", "get_thread_area", "epoll_ctl_old", "epoll_wait_old", "vserver",
-    "uretprobe", "uprobe",
+    "uselib",
+    "_sysctl",
+    "create_module",
+    "get_kernel_syms",
+    "query_module",
+    "nfsservctl",
+    "set_thread_area",
+    "get_thread_area",
+    "epoll_ctl_old",
+    "epoll_wait_old",
+    "vserver",
+    "uretprobe",
+    "uprobe",
 ];
 
 /// x32's own numbers (512..=547, plus the x32 bit) for syscalls whose x86_64 version takes
 /// 64-bit structures; every other x32 syscall is the x86_64 number with the x32 bit set.
 const X32_COMPAT: &[&str] = &[
-    "rt_sigaction", "rt_sigreturn", "ioctl", "readv", "writev", "recvfrom", "sendmsg",
-    "recvmsg", "execve", "ptrace", "rt_sigpending", "rt_sigtimedwait", "rt_sigqueueinfo",
-    "sigaltstack", "timer_create", "mq_notify", "kexec_load", "waitid", "set_robust_list",
-    "get_robust_list", "vmsplice", "move_pages", "preadv", "pwritev", "rt_tgsigqueueinfo",
-    "recvmmsg", "sendmmsg", "process_vm_readv", "process_vm_writev", "setsockopt",
-    "getsockopt", "io_setup", "io_submit", "execveat", "preadv2", "pwritev2",
+    "rt_sigaction",
+    "rt_sigreturn",
+    "ioctl",
+    "readv",
+    "writev",
+    "recvfrom",
+    "sendmsg",
+    "recvmsg",
+    "execve",
+    "ptrace",
+    "rt_sigpending",
+    "rt_sigtimedwait",
+    "rt_sigqueueinfo",
+    "sigaltstack",
+    "timer_create",
+    "mq_notify",
+    "kexec_load",
+    "waitid",
+    "set_robust_list",
+    "get_robust_list",
+    "vmsplice",
+    "move_pages",
+    "preadv",
+    "pwritev",
+    "rt_tgsigqueueinfo",
+    "recvmmsg",
+    "sendmmsg",
+    "process_vm_readv",
+    "process_vm_writev",
+    "setsockopt",
+    "getsockopt",
+    "io_setup",
+    "io_submit",
+    "execveat",
+    "preadv2",
+    "pwritev2",
 ];
 const X32_COMPAT_BASE: u32 = 512;
 
 impl Arch {
-    pub const ALL: [Arch; 6] =
-        [Arch::X86_64, Arch::X86, Arch::X32, Arch::Aarch64, Arch::Arm, Arch::Riscv64];
+    pub const ALL: [Arch; 6] = [
+        Arch::X86_64,
+        Arch::X86,
+        Arch::X32,
+        Arch::Aarch64,
+        Arch::Arm,
+        Arch::Riscv64,
+    ];
 
     /// The architecture reno runs on, if it can filter it.
     pub fn native() -> Option<Arch> {
@@ -129,11 +175,21 @@ impl Arch {
         let id = match self {
             Arch::X86_64 => syscalls::x86_64::Sysno::from_str(name).ok().map(|s| s.id()),
             Arch::X86 => syscalls::x86::Sysno::from_str(name).ok().map(|s| s.id()),
-            Arch::Aarch64 => syscalls::aarch64::Sysno::from_str(name).ok().map(|s| s.id()),
-            Arch::Riscv64 => syscalls::riscv64::Sysno::from_str(name).ok().map(|s| s.id()),
-            Arch::Arm => syscalls::arm::Sysno::from_str(name).ok().map(|s| s.id()).or_else(|| {
-                ARM_PRIVATE.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr as i32)
-            }),
+            Arch::Aarch64 => syscalls::aarch64::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id()),
+            Arch::Riscv64 => syscalls::riscv64::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id()),
+            Arch::Arm => syscalls::arm::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id())
+                .or_else(|| {
+                    ARM_PRIVATE
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, nr)| *nr as i32)
+                }),
             Arch::X32 => return x32_nr(name),
         };
         id.and_then(|i| u32::try_from(i).ok())
@@ -144,12 +200,10 @@ impl Arch {
     /// keep the default action instead of ENOSYS when the profile does not name them.
     pub fn out_of_sequence(self, nr: u32) -> bool {
         match self {
-            Arch::X32 => {
-                (X32_SYSCALL_BIT + X32_COMPAT_BASE
-                    ..X32_SYSCALL_BIT + X32_COMPAT_BASE + X32_COMPAT.len() as u32)
-                    .contains(&nr)
-            }
-            Arch::Arm => nr >= ARM_NR_BASE && nr <= ARM_NR_BASE + 6,
+            Arch::X32 => (X32_SYSCALL_BIT + X32_COMPAT_BASE
+                ..X32_SYSCALL_BIT + X32_COMPAT_BASE + X32_COMPAT.len() as u32)
+                .contains(&nr),
+            Arch::Arm => (ARM_NR_BASE..=ARM_NR_BASE + 6).contains(&nr),
             _ => false,
         }
     }

@@ -81,8 +81,16 @@ pub struct Label(usize);
 
 #[derive(Debug)]
 enum Item {
-    Stmt { code: u16, k: u32 },
-    Jump { code: u16, k: u32, jt: Target, jf: Target },
+    Stmt {
+        code: u16,
+        k: u32,
+    },
+    Jump {
+        code: u16,
+        k: u32,
+        jt: Target,
+        jf: Target,
+    },
     Ja(Label),
     Bind(Label),
 }
@@ -123,7 +131,12 @@ impl Asm {
 
     /// A conditional jump against the constant `k`; `op` is JEQ, JGT, JGE or JSET.
     pub fn jump(&mut self, op: u16, k: u32, jt: Target, jf: Target) {
-        self.items.push(Item::Jump { code: JMP | op | K, k, jt, jf });
+        self.items.push(Item::Jump {
+            code: JMP | op | K,
+            k,
+            jt,
+            jf,
+        });
     }
 
     pub fn ja(&mut self, to: Label) {
@@ -147,7 +160,11 @@ impl Asm {
                             if dest < after {
                                 return Err(format!("backward jump at item {i}"));
                             }
-                            let is_far = if branch == 0 { &mut far[i].0 } else { &mut far[i].1 };
+                            let is_far = if branch == 0 {
+                                &mut far[i].0
+                            } else {
+                                &mut far[i].1
+                            };
                             // Distance counted from the instruction after the jump itself.
                             if !*is_far && dest - (pos[i] + 1) > 255 {
                                 *is_far = true;
@@ -198,12 +215,22 @@ impl Asm {
         };
         let ja = |from: usize, to: usize| -> Result<SockFilter, String> {
             let off = to.checked_sub(from + 1).ok_or("backward JA")?;
-            Ok(SockFilter { code: JMP | JA, jt: 0, jf: 0, k: off as u32 })
+            Ok(SockFilter {
+                code: JMP | JA,
+                jt: 0,
+                jf: 0,
+                k: off as u32,
+            })
         };
         let mut out = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
             match item {
-                Item::Stmt { code, k } => out.push(SockFilter { code: *code, jt: 0, jf: 0, k: *k }),
+                Item::Stmt { code, k } => out.push(SockFilter {
+                    code: *code,
+                    jt: 0,
+                    jf: 0,
+                    k: *k,
+                }),
                 Item::Ja(l) => {
                     let to = at[l.0].ok_or("unbound label")?;
                     out.push(ja(pos[i], to)?);
@@ -220,7 +247,12 @@ impl Asm {
                     let off = |d: usize| -> Result<u8, String> {
                         u8::try_from(d - (p + 1)).map_err(|_| format!("jump too far at {p}"))
                     };
-                    out.push(SockFilter { code: *code, jt: off(jt_pos)?, jf: off(jf_pos)?, k: *k });
+                    out.push(SockFilter {
+                        code: *code,
+                        jt: off(jt_pos)?,
+                        jf: off(jf_pos)?,
+                        k: *k,
+                    });
                     if ft {
                         out.push(ja(p + 1, t)?);
                     }

@@ -74,7 +74,11 @@ struct Rule {
 enum Outcome {
     Ret(u32),
     /// Conditional rules, then the default; `wide` = compare 64-bit arguments.
-    Rules { wide: bool, rules: Vec<Rule>, default: u32 },
+    Rules {
+        wide: bool,
+        rules: Vec<Rule>,
+        default: u32,
+    },
 }
 
 /// The action value of `act`, with `errno` for ERRNO and TRACE. `field` names the JSON
@@ -88,7 +92,10 @@ fn action_value(act: Act, errno: Option<u32>, field: &str) -> Result<u32> {
             ));
         }
         if e > ret::DATA {
-            return Err(Error::invalid(field, format!("errnoRet {e} does not fit in 16 bits")));
+            return Err(Error::invalid(
+                field,
+                format!("errnoRet {e} does not fit in 16 bits"),
+            ));
         }
     }
     Ok(match act {
@@ -141,7 +148,10 @@ fn rules(seccomp: &LinuxSeccomp, default: u32) -> Result<Vec<(Vec<String>, Rule)
             if arg.index() > 5 {
                 return Err(Error::invalid(
                     format!("{field}.args[{j}].index"),
-                    format!("{} is out of range (a syscall has arguments 0 to 5)", arg.index()),
+                    format!(
+                        "{} is out of range (a syscall has arguments 0 to 5)",
+                        arg.index()
+                    ),
                 ));
             }
             conds.push(Cond {
@@ -176,7 +186,11 @@ pub fn compile(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program> {
     let enosys = seccomp.default_action() == Act::ScmpActErrno;
     let archs = archs(seccomp, native)?;
     let rules = rules(seccomp, default)?;
-    let flags = seccomp.flags().iter().flatten().fold(0, |f, x| f | flag_value(*x));
+    let flags = seccomp
+        .flags()
+        .iter()
+        .flatten()
+        .fold(0, |f, x| f | flag_value(*x));
     let notify = rules.iter().any(|(_, r)| r.action == ret::USER_NOTIF);
 
     for (names, _) in &rules {
@@ -197,10 +211,18 @@ pub fn compile(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program> {
     if insns.len() > sys::MAX_INSNS {
         return Err(Error::invalid(
             "linux.seccomp",
-            format!("the filter needs {} instructions, the kernel allows {}", insns.len(), sys::MAX_INSNS),
+            format!(
+                "the filter needs {} instructions, the kernel allows {}",
+                insns.len(),
+                sys::MAX_INSNS
+            ),
         ));
     }
-    Ok(Program { insns, flags, notify })
+    Ok(Program {
+        insns,
+        flags,
+        notify,
+    })
 }
 
 fn outcome_index(outcomes: &mut Vec<Outcome>, o: Outcome) -> usize {
@@ -238,7 +260,11 @@ fn intervals(
         }
     }
     // The newest syscall the profile knows, among the regular numbers.
-    let known_max = per_nr.keys().copied().filter(|nr| !arch.out_of_sequence(*nr)).max();
+    let known_max = per_nr
+        .keys()
+        .copied()
+        .filter(|nr| !arch.out_of_sequence(*nr))
+        .max();
 
     let ret_default = outcome_index(outcomes, Outcome::Ret(default));
     let ret_enosys = outcome_index(outcomes, Outcome::Ret(ret::ERRNO | ENOSYS));
@@ -274,7 +300,11 @@ fn intervals(
             Some((Some(action), _)) => outcome_index(outcomes, Outcome::Ret(*action)),
             Some((None, conds)) => outcome_index(
                 outcomes,
-                Outcome::Rules { wide: arch.wide_args(), rules: conds.clone(), default },
+                Outcome::Rules {
+                    wide: arch.wide_args(),
+                    rules: conds.clone(),
+                    default,
+                },
             ),
             None => fallback(start),
         };
@@ -285,7 +315,10 @@ fn intervals(
     out
 }
 
-fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<Vec<SockFilter>, String> {
+fn emit(
+    sections: &[(Arch, Vec<(u32, usize)>)],
+    outcomes: &[Outcome],
+) -> Result<Vec<SockFilter>, String> {
     let mut a = Asm::new();
     let out_labels: Vec<Label> = outcomes.iter().map(|_| a.label()).collect();
     let has = |x: Arch| sections.iter().any(|s| s.0 == x);
@@ -321,9 +354,12 @@ fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<
                         a.jump(bpf::JGE, X32_SYSCALL_BIT, x32_target, Target::Next);
                         tree(&mut a, ivs, &out_labels);
                     }
-                    None => {
-                        a.jump(bpf::JGE, X32_SYSCALL_BIT, x32_target, Target::Label(late_bad_arch))
-                    }
+                    None => a.jump(
+                        bpf::JGE,
+                        X32_SYSCALL_BIT,
+                        x32_target,
+                        Target::Label(late_bad_arch),
+                    ),
                 }
                 if let Some(ivs) = section(Arch::X32) {
                     a.bind(x32);
@@ -342,7 +378,11 @@ fn emit(sections: &[(Arch, Vec<(u32, usize)>)], outcomes: &[Outcome]) -> Result<
         a.bind(out_labels[i]);
         match o {
             Outcome::Ret(v) => a.ret(*v),
-            Outcome::Rules { wide, rules, default } => {
+            Outcome::Rules {
+                wide,
+                rules,
+                default,
+            } => {
                 for r in rules {
                     let fail = a.label();
                     for c in &r.conds {
@@ -369,8 +409,16 @@ fn tree(a: &mut Asm, ivs: &[(u32, usize)], out: &[Label]) {
     }
     let mid = ivs.len() / 2;
     let (left, right) = ivs.split_at(mid);
-    let rt = if right.len() == 1 { out[right[0].1] } else { a.label() };
-    let lf = if left.len() == 1 { Target::Label(out[left[0].1]) } else { Target::Next };
+    let rt = if right.len() == 1 {
+        out[right[0].1]
+    } else {
+        a.label()
+    };
+    let lf = if left.len() == 1 {
+        Target::Label(out[left[0].1])
+    } else {
+        Target::Next
+    };
     a.jump(bpf::JGE, right[0].0, Target::Label(rt), lf);
     if left.len() > 1 {
         tree(a, left, out);

@@ -15,7 +15,12 @@ pub struct SeccompData {
 
 impl SeccompData {
     pub fn new(arch: u32, nr: u32, args: [u64; 6]) -> Self {
-        SeccompData { nr: nr as i32, arch, instruction_pointer: 0, args }
+        SeccompData {
+            nr: nr as i32,
+            arch,
+            instruction_pointer: 0,
+            args,
+        }
     }
 
     fn word(&self, off: u32) -> Option<u32> {
@@ -30,7 +35,12 @@ impl SeccompData {
             bytes[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
         }
         let o = off as usize;
-        Some(u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]))
+        Some(u32::from_le_bytes([
+            bytes[o],
+            bytes[o + 1],
+            bytes[o + 2],
+            bytes[o + 3],
+        ]))
     }
 }
 
@@ -49,7 +59,9 @@ pub fn run(prog: &[SockFilter], data: &SeccompData) -> Result<Run, String> {
     let mut pc = 0usize;
     let mut steps = 0usize;
     loop {
-        let ins = prog.get(pc).ok_or_else(|| format!("ran off the end at {pc}"))?;
+        let ins = prog
+            .get(pc)
+            .ok_or_else(|| format!("ran off the end at {pc}"))?;
         steps += 1;
         let k = ins.k;
         let at = pc;
@@ -141,7 +153,13 @@ mod tests {
             i(RET | K, 0, 0, ret::ALLOW),
         ];
         let r = run(&prog, &SeccompData::new(0, 5, [0; 6])).unwrap();
-        assert_eq!(r, Run { action: ret::ERRNO | 7, steps: 3 });
+        assert_eq!(
+            r,
+            Run {
+                action: ret::ERRNO | 7,
+                steps: 3
+            }
+        );
         let r = run(&prog, &SeccompData::new(0, 6, [0; 6])).unwrap();
         assert_eq!(r.action, ret::ALLOW);
     }

@@ -70,8 +70,12 @@ pub const FLAGS: &[&str] = &[
 /// listener fd is returned, for the caller to send to `listenerPath`. Nothing is loaded if
 /// the profile is invalid.
 pub fn install(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
-    let native = Arch::native()
-        .ok_or_else(|| Error::invalid("linux.seccomp", "seccomp is not supported on this architecture"))?;
+    let native = Arch::native().ok_or_else(|| {
+        Error::invalid(
+            "linux.seccomp",
+            "seccomp is not supported on this architecture",
+        )
+    })?;
     let prog = compile(seccomp, native)?;
     let mut flags = prog.flags;
     if prog.notify {
@@ -81,6 +85,9 @@ pub fn install(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
             flags |= sys::FLAG_TSYNC_ESRCH;
         }
     }
-    log::debug!("seccomp: loading {} instructions, flags {flags:#x}", prog.insns.len());
+    log::debug!(
+        "seccomp: loading {} instructions, flags {flags:#x}",
+        prog.insns.len()
+    );
     sys::set_mode_filter(flags, &prog.insns).ctx("seccomp(SECCOMP_SET_MODE_FILTER)")
 }

@@ -20,11 +20,15 @@ fn profile(v: Value) -> LinuxSeccomp {
 }
 
 fn eval(prog: &[SockFilter], arch: Arch, nr: u32, args: [u64; 6]) -> u32 {
-    run(prog, &SeccompData::new(arch.audit(), nr, args)).expect("program runs").action
+    run(prog, &SeccompData::new(arch.audit(), nr, args))
+        .expect("program runs")
+        .action
 }
 
 fn call(prog: &[SockFilter], arch: Arch, name: &str, args: [u64; 6]) -> u32 {
-    let nr = arch.syscall_nr(name).unwrap_or_else(|| panic!("{name} on {arch:?}"));
+    let nr = arch
+        .syscall_nr(name)
+        .unwrap_or_else(|| panic!("{name} on {arch:?}"));
     eval(prog, arch, nr, args)
 }
 
@@ -51,7 +55,12 @@ fn holds(op: &str, x: u64, wide: bool) -> bool {
     let (x, v, m, e) = if wide {
         (x, V, MASK, MASKED)
     } else {
-        (x as u32 as u64, V as u32 as u64, MASK as u32 as u64, MASKED as u32 as u64)
+        (
+            x as u32 as u64,
+            V as u32 as u64,
+            MASK as u32 as u64,
+            MASKED as u32 as u64,
+        )
     };
     match op {
         "SCMP_CMP_EQ" => x == v,
@@ -125,7 +134,11 @@ fn suite(arch: Arch) {
     assert_eq!(c("read", z), ret::ALLOW, "{arch:?}");
     assert_eq!(c("exit_group", z), ret::ALLOW);
     assert_eq!(c("mkdirat", z), errno(13));
-    assert_eq!(c("openat", z), errno(EPERM), "ERRNO without errnoRet is EPERM");
+    assert_eq!(
+        c("openat", z),
+        errno(EPERM),
+        "ERRNO without errnoRet is EPERM"
+    );
     assert_eq!(c("getpid", z), ret::KILL_PROCESS);
     assert_eq!(c("gettid", z), ret::KILL_THREAD);
     assert_eq!(c("getppid", z), ret::KILL_THREAD);
@@ -171,22 +184,53 @@ fn suite(arch: Arch) {
     ];
     for (i, (op, name)) in OPS.iter().enumerate() {
         for x in probes {
-            let want = if holds(op, x, arch.wide_args()) { errno(100 + i as u32) } else { errno(EPERM) };
+            let want = if holds(op, x, arch.wide_args()) {
+                errno(100 + i as u32)
+            } else {
+                errno(EPERM)
+            };
             assert_eq!(c(name, a1(x)), want, "{arch:?} {op} arg {x:#x}");
         }
     }
 
     // Newer than anything the profile names: ENOSYS.
-    let top = if arch == Arch::X32 { X32_SYSCALL_BIT + 1000 } else { 1000 };
+    let top = if arch == Arch::X32 {
+        X32_SYSCALL_BIT + 1000
+    } else {
+        1000
+    };
     assert_eq!(eval(prog, arch, top, z), errno(ENOSYS));
-    assert_eq!(eval(prog, arch, if arch == Arch::X32 { u32::MAX } else { 0x3fff_ffff }, z), errno(ENOSYS));
-    // An architecture not in the filter, and a made-up one.
-    let other = if arch == Arch::Aarch64 { Arch::Riscv64 } else { Arch::Aarch64 };
     assert_eq!(
-        run(prog, &SeccompData::new(other.audit(), 0, z)).unwrap().action,
+        eval(
+            prog,
+            arch,
+            if arch == Arch::X32 {
+                u32::MAX
+            } else {
+                0x3fff_ffff
+            },
+            z
+        ),
+        errno(ENOSYS)
+    );
+    // An architecture not in the filter, and a made-up one.
+    let other = if arch == Arch::Aarch64 {
+        Arch::Riscv64
+    } else {
+        Arch::Aarch64
+    };
+    assert_eq!(
+        run(prog, &SeccompData::new(other.audit(), 0, z))
+            .unwrap()
+            .action,
         ret::KILL_PROCESS
     );
-    assert_eq!(run(prog, &SeccompData::new(0x1234_5678, 0, z)).unwrap().action, ret::KILL_PROCESS);
+    assert_eq!(
+        run(prog, &SeccompData::new(0x1234_5678, 0, z))
+            .unwrap()
+            .action,
+        ret::KILL_PROCESS
+    );
 }
 
 #[test]
@@ -217,27 +261,51 @@ fn riscv64() {
 #[test]
 fn x32_split_on_x86_64() {
     let allow_read = |archs: Value| {
-        profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "architectures": archs,
-            "syscalls": [{"names": ["read", "close", "execve"], "action": "SCMP_ACT_ALLOW"}]}))
+        profile(
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "architectures": archs,
+            "syscalls": [{"names": ["read", "close", "execve"], "action": "SCMP_ACT_ALLOW"}]}),
+        )
     };
     let z = [0; 6];
     // Without x32 in the list, x32 syscalls are a bad arch (libseccomp kills them).
-    let p = compile(&allow_read(json!(["SCMP_ARCH_X86_64"])), Arch::X86_64).unwrap().insns;
-    assert_eq!(call(&p, Arch::X86_64, "read", z), ret::ALLOW);
-    assert_eq!(eval(&p, Arch::X86_64, X32_SYSCALL_BIT, z), ret::KILL_PROCESS);
-    // With x32: x32 numbers get their own section.
-    let p = compile(&allow_read(json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"])), Arch::X86_64)
+    let p = compile(&allow_read(json!(["SCMP_ARCH_X86_64"])), Arch::X86_64)
         .unwrap()
         .insns;
     assert_eq!(call(&p, Arch::X86_64, "read", z), ret::ALLOW);
+    assert_eq!(
+        eval(&p, Arch::X86_64, X32_SYSCALL_BIT, z),
+        ret::KILL_PROCESS
+    );
+    // With x32: x32 numbers get their own section.
+    let p = compile(
+        &allow_read(json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"])),
+        Arch::X86_64,
+    )
+    .unwrap()
+    .insns;
+    assert_eq!(call(&p, Arch::X86_64, "read", z), ret::ALLOW);
     assert_eq!(call(&p, Arch::X32, "read", z), ret::ALLOW);
-    assert_eq!(eval(&p, Arch::X32, X32_SYSCALL_BIT + 520, z), ret::ALLOW, "x32 execve");
+    assert_eq!(
+        eval(&p, Arch::X32, X32_SYSCALL_BIT + 520, z),
+        ret::ALLOW,
+        "x32 execve"
+    );
     // Above close (3): newer than the profile. x32's compat block (execve) does not count.
-    assert_eq!(eval(&p, Arch::X32, X32_SYSCALL_BIT + 59, z), errno(ENOSYS), "x86_64's execve nr");
-    assert_eq!(eval(&p, Arch::X32, X32_SYSCALL_BIT + 521, z), errno(EPERM), "x32 ptrace");
+    assert_eq!(
+        eval(&p, Arch::X32, X32_SYSCALL_BIT + 59, z),
+        errno(ENOSYS),
+        "x86_64's execve nr"
+    );
+    assert_eq!(
+        eval(&p, Arch::X32, X32_SYSCALL_BIT + 521, z),
+        errno(EPERM),
+        "x32 ptrace"
+    );
     assert_eq!(call(&p, Arch::X32, "write", z), errno(EPERM));
     // x32 alone on an x86_64 host: the native arch is always filtered too.
-    let p = compile(&allow_read(json!(["SCMP_ARCH_X32"])), Arch::X86_64).unwrap().insns;
+    let p = compile(&allow_read(json!(["SCMP_ARCH_X32"])), Arch::X86_64)
+        .unwrap()
+        .insns;
     assert_eq!(call(&p, Arch::X86_64, "read", z), ret::ALLOW);
     assert_eq!(call(&p, Arch::X32, "read", z), ret::ALLOW);
     // x32 alone, as the native arch: x86_64 numbers are a bad arch.
@@ -260,18 +328,25 @@ fn no_architectures_means_native_only() {
 
 #[test]
 fn default_errno_ret() {
-    let p = profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 95,
-        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}));
+    let p = profile(
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 95,
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}),
+    );
     let prog = compile(&p, Arch::X86_64).unwrap().insns;
     assert_eq!(call(&prog, Arch::X86_64, "read", [0; 6]), ret::ALLOW);
     // Below read (nr 0) there is nothing; everything above it is newer than the profile.
     assert_eq!(call(&prog, Arch::X86_64, "write", [0; 6]), errno(ENOSYS));
-    let p = profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 95,
-        "syscalls": [{"names": ["write"], "action": "SCMP_ACT_ALLOW"}]}));
+    let p = profile(
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 95,
+        "syscalls": [{"names": ["write"], "action": "SCMP_ACT_ALLOW"}]}),
+    );
     let prog = compile(&p, Arch::X86_64).unwrap().insns;
     assert_eq!(call(&prog, Arch::X86_64, "read", [0; 6]), errno(95));
     // Default KILL_PROCESS, TRAP: no ENOSYS either.
-    for (act, val) in [("SCMP_ACT_KILL_PROCESS", ret::KILL_PROCESS), ("SCMP_ACT_TRAP", ret::TRAP)] {
+    for (act, val) in [
+        ("SCMP_ACT_KILL_PROCESS", ret::KILL_PROCESS),
+        ("SCMP_ACT_TRAP", ret::TRAP),
+    ] {
         let p = profile(json!({"defaultAction": act,
             "syscalls": [{"names": ["write"], "action": "SCMP_ACT_ALLOW"}]}));
         let prog = compile(&p, Arch::X86_64).unwrap().insns;
@@ -302,8 +377,13 @@ fn malformed_profiles_are_refused() {
     assert!(e.contains("linux.seccomp.syscalls[1].args[0].index"), "{e}");
     let e = err(json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
     assert!(e.contains("linux.seccomp.defaultAction"), "{e}");
-    let e = err(json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_PPC64LE"]}));
-    assert!(e.contains("linux.seccomp.architectures[1]") && e.contains("SCMP_ARCH_PPC64LE"), "{e}");
+    let e = err(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_PPC64LE"]}),
+    );
+    assert!(
+        e.contains("linux.seccomp.architectures[1]") && e.contains("SCMP_ARCH_PPC64LE"),
+        "{e}"
+    );
     let e = err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["read"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]}));
     assert!(e.contains("linux.seccomp.syscalls[0].action"), "{e}");
@@ -321,7 +401,10 @@ fn malformed_profiles_are_refused() {
         json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
             "args": [{"index": 0, "value": -1, "op": "SCMP_CMP_EQ"}]}]}),
     ] {
-        assert!(serde_json::from_value::<LinuxSeccomp>(bad.clone()).is_err(), "{bad}");
+        assert!(
+            serde_json::from_value::<LinuxSeccomp>(bad.clone()).is_err(),
+            "{bad}"
+        );
     }
 }
 
@@ -337,77 +420,41 @@ fn flags_are_passed_through() {
 
 // ---- podman's default profile (containers-common, vendored in tests/data) ----
 
+#[path = "../../tests/common/podman_profile.rs"]
+mod podman_profile;
+use podman_profile::{podman_profile as podman, PODMAN_CAPS};
 const PODMAN_JSON: &str = include_str!("../../tests/data/podman-seccomp.json");
-/// podman 4's default capabilities.
-const PODMAN_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
 
-/// The OCI profile podman writes into config.json for `arch` (Go's name) and `caps`: the
-/// containers/common conversion (includes/excludes on caps and arches, archMap).
-pub(crate) fn podman_profile(goarch: &str, caps: &[&str]) -> LinuxSeccomp {
-    let src: Value = serde_json::from_str(PODMAN_JSON).expect("vendored profile parses");
-    let scmp = match goarch {
-        "amd64" => "SCMP_ARCH_X86_64",
-        "386" => "SCMP_ARCH_X86",
-        "arm64" => "SCMP_ARCH_AARCH64",
-        "arm" => "SCMP_ARCH_ARM",
-        "riscv64" => "SCMP_ARCH_RISCV64",
-        _ => unreachable!(),
-    };
-    let mut archs = vec![];
-    for m in src["archMap"].as_array().into_iter().flatten() {
-        if m["architecture"] == scmp {
-            archs.push(m["architecture"].clone());
-            archs.extend(m["subArchitectures"].as_array().into_iter().flatten().cloned());
-        }
-    }
-    let strs = |v: &Value| -> Vec<String> {
-        v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
-    };
-    let mut syscalls = vec![];
-    for s in src["syscalls"].as_array().into_iter().flatten() {
-        let (inc, exc) = (&s["includes"], &s["excludes"]);
-        let inc_arches = strs(&inc["arches"]);
-        if !inc_arches.is_empty() && !inc_arches.iter().any(|a| a == goarch) {
-            continue;
-        }
-        if !strs(&inc["caps"]).iter().all(|c| caps.contains(&c.as_str())) {
-            continue;
-        }
-        if strs(&exc["arches"]).iter().any(|a| a == goarch) {
-            continue;
-        }
-        if strs(&exc["caps"]).iter().any(|c| caps.contains(&c.as_str())) {
-            continue;
-        }
-        let mut out = json!({"names": s["names"], "action": s["action"]});
-        if !s["errnoRet"].is_null() {
-            out["errnoRet"] = s["errnoRet"].clone();
-        }
-        if s["args"].as_array().is_some_and(|a| !a.is_empty()) {
-            out["args"] = s["args"].clone();
-        }
-        syscalls.push(out);
-    }
-    profile(json!({
-        "defaultAction": src["defaultAction"],
-        "defaultErrnoRet": src["defaultErrnoRet"],
-        "architectures": archs,
-        "syscalls": syscalls,
-    }))
+fn podman_profile(goarch: &str, caps: &[&str]) -> LinuxSeccomp {
+    podman(PODMAN_JSON, goarch, caps)
 }
 
 fn podman_checks(prog: &[SockFilter], arch: Arch) {
     let c = |name: &str, args: [u64; 6]| call(prog, arch, name, args);
     let z = [0; 6];
-    for name in ["read", "write", "close", "mkdirat", "getpid", "keyctl", "mount", "clone", "setns", "exit_group"] {
+    for name in [
+        "read",
+        "write",
+        "close",
+        "mkdirat",
+        "getpid",
+        "keyctl",
+        "mount",
+        "clone",
+        "setns",
+        "exit_group",
+    ] {
         assert_eq!(c(name, z), ret::ALLOW, "{arch:?} {name}");
     }
     // Denied with EPERM by their own rules.
-    for name in ["bpf", "perf_event_open", "kexec_load", "userfaultfd", "init_module", "acct"] {
+    for name in [
+        "bpf",
+        "perf_event_open",
+        "kexec_load",
+        "userfaultfd",
+        "init_module",
+        "acct",
+    ] {
         assert_eq!(c(name, z), errno(EPERM), "{arch:?} {name}");
     }
     // personality: a few personas only, the rest gets the default (ENOSYS here).
@@ -437,19 +484,30 @@ fn podman_default_profile_on_every_arch() {
         for a in others {
             podman_checks(&p.insns, *a);
         }
-        assert_eq!(run(&p.insns, &SeccompData::new(0x1234, 0, [0; 6])).unwrap().action, ret::KILL_PROCESS);
+        assert_eq!(
+            run(&p.insns, &SeccompData::new(0x1234, 0, [0; 6]))
+                .unwrap()
+                .action,
+            ret::KILL_PROCESS
+        );
     }
     // Arch-specific rules.
-    let p = compile(&podman_profile("amd64", PODMAN_CAPS), Arch::X86_64).unwrap().insns;
+    let p = compile(&podman_profile("amd64", PODMAN_CAPS), Arch::X86_64)
+        .unwrap()
+        .insns;
     assert_eq!(call(&p, Arch::X86_64, "arch_prctl", [0; 6]), ret::ALLOW);
     assert_eq!(call(&p, Arch::X86, "modify_ldt", [0; 6]), ret::ALLOW);
-    let p = compile(&podman_profile("arm", PODMAN_CAPS), Arch::Arm).unwrap().insns;
+    let p = compile(&podman_profile("arm", PODMAN_CAPS), Arch::Arm)
+        .unwrap()
+        .insns;
     assert_eq!(call(&p, Arch::Arm, "set_tls", [0; 6]), ret::ALLOW);
     assert_eq!(call(&p, Arch::Arm, "cacheflush", [0; 6]), ret::ALLOW);
     // With CAP_SYS_ADMIN, bpf is allowed.
     let mut caps = PODMAN_CAPS.to_vec();
     caps.push("CAP_SYS_ADMIN");
-    let p = compile(&podman_profile("amd64", &caps), Arch::X86_64).unwrap().insns;
+    let p = compile(&podman_profile("amd64", &caps), Arch::X86_64)
+        .unwrap()
+        .insns;
     assert_eq!(call(&p, Arch::X86_64, "bpf", [0; 6]), ret::ALLOW);
 }
 
@@ -487,7 +545,10 @@ fn podman_profile_cost() {
     let sc = podman_profile("amd64", PODMAN_CAPS);
     let p = compile(&sc, Arch::X86_64).unwrap().insns;
     let lin = linear(&sc, Arch::X86_64);
-    println!("podman amd64 profile (x86_64 + x86 + x32): {} instructions", p.len());
+    println!(
+        "podman amd64 profile (x86_64 + x86 + x32): {} instructions",
+        p.len()
+    );
     let x64only = {
         let mut s = sc.clone();
         s.set_architectures(None);
@@ -495,17 +556,35 @@ fn podman_profile_cost() {
     };
     println!("  x86_64 section alone: {x64only} instructions");
     let mut worst = 0;
-    for n in ["read", "write", "openat", "futex", "epoll_wait", "mmap", "close", "getpid", "write", "exit_group"] {
+    for n in [
+        "read",
+        "write",
+        "openat",
+        "futex",
+        "epoll_wait",
+        "mmap",
+        "close",
+        "getpid",
+        "write",
+        "exit_group",
+    ] {
         let nr = Arch::X86_64.syscall_nr(n).unwrap();
         let d = SeccompData::new(Arch::X86_64.audit(), nr, [0; 6]);
         let ours = run(&p, &d).unwrap();
         let theirs = run(&lin, &d).unwrap();
-        println!("  {n:12} {} steps (linear chain: {})", ours.steps, theirs.steps);
+        println!(
+            "  {n:12} {} steps (linear chain: {})",
+            ours.steps, theirs.steps
+        );
         worst = worst.max(ours.steps);
     }
     // Every x86_64 syscall number: worst case of the tree.
     let max_steps = (0..500)
-        .map(|nr| run(&p, &SeccompData::new(Arch::X86_64.audit(), nr, [0; 6])).unwrap().steps)
+        .map(|nr| {
+            run(&p, &SeccompData::new(Arch::X86_64.audit(), nr, [0; 6]))
+                .unwrap()
+                .steps
+        })
         .max()
         .unwrap();
     println!("  worst over nr 0..500: {max_steps} steps");
