@@ -41,14 +41,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, step: impl Into<String>) -> Self {
-        Error {
-            kind,
-            container: None,
-            step: step.into(),
-            path: None,
-            errno: None,
-            detail: None,
-        }
+        Error { kind, container: None, step: step.into(), path: None, errno: None, detail: None }
     }
     /// A failed step with its errno.
     pub fn sys(step: impl Into<String>, errno: Errno) -> Self {
@@ -154,9 +147,7 @@ mod tests {
 
     #[test]
     fn renders_container_step_path_errno() {
-        let e = Error::sys("mount /proc", Errno::ACCESS)
-            .path("/b/rootfs/proc")
-            .container("c1");
+        let e = Error::sys("mount /proc", Errno::ACCESS).path("/b/rootfs/proc").container("c1");
         assert_eq!(
             e.to_string(),
             "container c1: mount /proc: /b/rootfs/proc: Permission denied (errno 13)"

@@ -30,27 +30,17 @@ pub struct Cgroup {
 
 /// Every cgroup hierarchy mounted on the host (from /proc/self/mountinfo).
 pub fn hierarchies() -> Vec<Hierarchy> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return Vec::new() };
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
         let mut post_f = post.split(' ');
         let fstype = post_f.next().unwrap_or("");
         let super_opts = post_f.nth(1).unwrap_or("");
-        let Some(mp) = pre.split(' ').nth(4) else {
-            continue;
-        };
+        let Some(mp) = pre.split(' ').nth(4) else { continue };
         let mount_point = PathBuf::from(crate::linux::mount::unescape_mountinfo(mp));
         let h = match fstype {
-            "cgroup2" => Hierarchy {
-                mount_point,
-                controllers: Vec::new(),
-                v2: true,
-            },
+            "cgroup2" => Hierarchy { mount_point, controllers: Vec::new(), v2: true },
             "cgroup" => Hierarchy {
                 mount_point,
                 controllers: super_opts
@@ -63,10 +53,7 @@ pub fn hierarchies() -> Vec<Hierarchy> {
             _ => continue,
         };
         // The same hierarchy can be mounted twice (e.g. inside a container); keep the first.
-        if !out
-            .iter()
-            .any(|o| o.v2 == h.v2 && o.controllers == h.controllers)
-        {
+        if !out.iter().any(|o| o.v2 == h.v2 && o.controllers == h.controllers) {
             out.push(h);
         }
     }
@@ -81,22 +68,12 @@ pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
         None => format!("/reno/{id}"),
     };
     if p.split('/').any(|c| c == "..") {
-        return Err(Error::invalid(
-            "cgroupsPath",
-            format!("{p:?} must not contain '..'"),
-        ));
+        return Err(Error::invalid("cgroupsPath", format!("{p:?} must not contain '..'")));
     }
     if p.contains(':') {
-        return Err(Error::invalid(
-            "cgroupsPath",
-            format!("{p:?} looks like a systemd slice; --systemd-cgroup is not supported"),
-        ));
+        return Err(Error::invalid("cgroupsPath", format!("{p:?} looks like a systemd slice; --systemd-cgroup is not supported")));
     }
-    Ok(if p.starts_with('/') {
-        p
-    } else {
-        format!("/{p}")
-    })
+    Ok(if p.starts_with('/') { p } else { format!("/{p}") })
 }
 
 impl Cgroup {
@@ -107,10 +84,7 @@ impl Cgroup {
             let d = h.mount_point.join(rel);
             (h, d)
         });
-        Cgroup {
-            path: path.to_string(),
-            dirs: dirs.collect(),
-        }
+        Cgroup { path: path.to_string(), dirs: dirs.collect() }
     }
 
     /// Create the directories in every hierarchy.
@@ -126,8 +100,7 @@ impl Cgroup {
     pub fn add_process(&self, pid: i32) -> Result<()> {
         for (_, dir) in &self.dirs {
             let f = dir.join("cgroup.procs");
-            crate::linux::fs::write_file(&f, pid.to_string().as_bytes())
-                .ctx_path("join cgroup", &f)?;
+            crate::linux::fs::write_file(&f, pid.to_string().as_bytes()).ctx_path("join cgroup", &f)?;
         }
         Ok(())
     }
@@ -136,51 +109,32 @@ impl Cgroup {
     /// resource-control issue).
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         if let Some(pids) = resources.pids() {
-            let v = if pids.limit() > 0 {
-                pids.limit().to_string()
-            } else {
-                "max".to_string()
-            };
+            let v = if pids.limit() > 0 { pids.limit().to_string() } else { "max".to_string() };
             self.write_knob("pids", "pids.max", &v)?;
         }
         if let Some(mem) = resources.memory() {
             if let Some(limit) = mem.limit() {
-                let v = if limit > 0 {
-                    limit.to_string()
-                } else {
-                    "-1".to_string()
-                };
+                let v = if limit > 0 { limit.to_string() } else { "-1".to_string() };
                 self.write_v1_or_v2("memory", "memory.limit_in_bytes", "memory.max", &v)?;
             }
         }
         Ok(())
     }
 
-    fn write_v1_or_v2(
-        &self,
-        controller: &str,
-        v1_file: &str,
-        v2_file: &str,
-        value: &str,
-    ) -> Result<()> {
+    fn write_v1_or_v2(&self, controller: &str, v1_file: &str, v2_file: &str, value: &str) -> Result<()> {
         for (h, dir) in &self.dirs {
             if !h.v2 && h.controllers.iter().any(|c| c == controller) {
                 let f = dir.join(v1_file);
-                return crate::linux::fs::write_file(&f, value.as_bytes())
-                    .ctx_path("set cgroup limit", &f);
+                return crate::linux::fs::write_file(&f, value.as_bytes()).ctx_path("set cgroup limit", &f);
             }
         }
         for (h, dir) in &self.dirs {
             if h.v2 && dir.join(v2_file).exists() {
                 let f = dir.join(v2_file);
-                return crate::linux::fs::write_file(&f, value.as_bytes())
-                    .ctx_path("set cgroup limit", &f);
+                return crate::linux::fs::write_file(&f, value.as_bytes()).ctx_path("set cgroup limit", &f);
             }
         }
-        Err(Error::failed(
-            "set cgroup limit",
-            format!("the {controller} controller is not available on this kernel"),
-        ))
+        Err(Error::failed("set cgroup limit", format!("the {controller} controller is not available on this kernel")))
     }
 
     fn write_knob(&self, controller: &str, file: &str, value: &str) -> Result<()> {

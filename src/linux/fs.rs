@@ -15,11 +15,7 @@ use rustix::io::Errno;
 /// mount destination can never point out to the host.
 pub fn open_in_root(root: impl AsFd, path: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
     let rel = relative(path);
-    let rel: &Path = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        &rel
-    };
+    let rel: &Path = if rel.as_os_str().is_empty() { Path::new(".") } else { &rel };
     rustix::fs::openat2(
         root,
         rel,
@@ -74,12 +70,7 @@ pub fn touch_in_root(root: impl AsFd, path: &Path) -> Result<OwnedFd, Errno> {
     };
     let dir = mkdir_all_in_root(root, &parent)?;
     // O_PATH dirs can't be used for openat with O_CREAT; reopen the directory for real.
-    let dir = rustix::fs::openat(
-        &dir,
-        ".",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let dir = rustix::fs::openat(&dir, ".", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     match rustix::fs::openat(
         &dir,
         name.as_os_str(),
@@ -108,11 +99,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp = dir.join(tmp_name);
     let res = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -154,8 +141,7 @@ mod tests {
         std::fs::create_dir_all(root.join("etc")).unwrap();
         std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
         std::os::unix::fs::symlink("../../..", root.join("etc/up")).unwrap();
-        let rootfd =
-            rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let rootfd = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
         // Creating a dir through a symlink to "/" lands inside the root.
         mkdir_all_in_root(&rootfd, Path::new("/escape/made-by-test")).unwrap();
         assert!(root.join("made-by-test").is_dir());

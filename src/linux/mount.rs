@@ -167,13 +167,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
 }
 
 /// mount(2) with raw flags; `source` and `fstype` may be empty strings.
-pub fn mount(
-    source: &str,
-    target: &Path,
-    fstype: &str,
-    flags: u64,
-    data: Option<&str>,
-) -> Result<(), Errno> {
+pub fn mount(source: &str, target: &Path, fstype: &str, flags: u64, data: Option<&str>) -> Result<(), Errno> {
     let data_c = match data {
         Some(d) if !d.is_empty() => Some(std::ffi::CString::new(d).map_err(|_| Errno::INVAL)?),
         _ => None,
@@ -215,12 +209,7 @@ pub fn mount_setattr(fd: impl AsFd, recursive: bool, set: u64, clear: u64) -> Re
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
-        propagation: 0,
-        userns_fd: 0,
-    };
+    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
     let flags: u32 = 0x1000 /* AT_EMPTY_PATH */ | if recursive { 0x8000 } else { 0 };
     let empty = b"\0";
     // SAFETY: the path is a NUL-terminated empty string and attr a valid mount_attr; both
@@ -247,16 +236,8 @@ pub fn unmount_detach(target: &Path) -> Result<(), Errno> {
 /// then detach the old root that now sits on top.
 pub fn pivot_into(rootfs: &Path) -> Result<(), Errno> {
     use rustix::fs::{Mode, OFlags};
-    let old = rustix::fs::open(
-        "/",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let new = rustix::fs::open(
-        rootfs,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let old = rustix::fs::open("/", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let new = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     rustix::process::fchdir(&new)?;
     rustix::process::pivot_root(".", ".")?;
     rustix::process::fchdir(&old)?;
@@ -281,9 +262,7 @@ pub fn move_root(rootfs: &Path) -> Result<(), Errno> {
 /// of the host stays reachable once we chroot. Failures (locked mounts) are left for the
 /// masking that follows.
 fn detach_mounts_outside(rootfs: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
     let mut points: Vec<String> = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
@@ -302,10 +281,7 @@ pub fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len() + 0
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -327,14 +303,7 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_propagation_and_data() {
-        let o = parse_options(&v(&[
-            "rbind",
-            "ro",
-            "nosuid",
-            "rslave",
-            "mode=755",
-            "size=65536k",
-        ]));
+        let o = parse_options(&v(&["rbind", "ro", "nosuid", "rslave", "mode=755", "size=65536k"]));
         assert_eq!(o.flags, MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
         assert_eq!(o.propagation, vec![MS_SLAVE | MS_REC]);
         assert_eq!(o.data, v(&["mode=755", "size=65536k"]));

@@ -121,15 +121,7 @@ pub fn ioprio_set(class: u64, level: u64) -> Result<(), Errno> {
 }
 
 /// `sched_setattr(0, attr, 0)` with the fields runtime-spec's `scheduler` carries.
-pub fn sched_setattr(
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-) -> Result<(), Errno> {
+pub fn sched_setattr(policy: u32, flags: u64, nice: i32, priority: u32, runtime: u64, deadline: u64, period: u64) -> Result<(), Errno> {
     #[repr(C)]
     struct SchedAttr {
         size: u32,
@@ -141,27 +133,11 @@ pub fn sched_setattr(
         deadline: u64,
         period: u64,
     }
-    let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy,
-        flags,
-        nice,
-        priority,
-        runtime,
-        deadline,
-        period,
-    };
+    let attr = SchedAttr { size: std::mem::size_of::<SchedAttr>() as u32, policy, flags, nice, priority, runtime, deadline, period };
     // SAFETY: attr is a valid, initialised sched_attr that outlives the call.
-    unsafe {
-        syscall!(
-            Sysno::sched_setattr,
-            0,
-            &attr as *const SchedAttr as usize,
-            0
-        )
-    }
-    .map(|_| ())
-    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    unsafe { syscall!(Sysno::sched_setattr, 0, &attr as *const SchedAttr as usize, 0) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), used to

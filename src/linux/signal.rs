@@ -24,39 +24,12 @@ pub const SIGTTOU: i32 = 22;
 pub const SIGWINCH: i32 = 28;
 
 const NAMES: &[(&str, i32)] = &[
-    ("HUP", 1),
-    ("INT", 2),
-    ("QUIT", 3),
-    ("ILL", 4),
-    ("TRAP", 5),
-    ("ABRT", 6),
-    ("IOT", 6),
-    ("BUS", 7),
-    ("FPE", 8),
-    ("KILL", 9),
-    ("USR1", 10),
-    ("SEGV", 11),
-    ("USR2", 12),
-    ("PIPE", 13),
-    ("ALRM", 14),
-    ("TERM", 15),
-    ("STKFLT", 16),
-    ("CHLD", 17),
-    ("CONT", 18),
-    ("STOP", 19),
-    ("TSTP", 20),
-    ("TTIN", 21),
-    ("TTOU", 22),
-    ("URG", 23),
-    ("XCPU", 24),
-    ("XFSZ", 25),
-    ("VTALRM", 26),
-    ("PROF", 27),
-    ("WINCH", 28),
-    ("IO", 29),
-    ("POLL", 29),
-    ("PWR", 30),
-    ("SYS", 31),
+    ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("IOT", 6),
+    ("BUS", 7), ("FPE", 8), ("KILL", 9), ("USR1", 10), ("SEGV", 11), ("USR2", 12),
+    ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17), ("CONT", 18),
+    ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24),
+    ("XFSZ", 25), ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("POLL", 29),
+    ("PWR", 30), ("SYS", 31),
 ];
 
 /// Parse a signal as runc does: a number, or a name with or without `SIG`, any case;
@@ -151,32 +124,17 @@ pub fn wait(mask: SigMask, timeout_ms: Option<u64>) -> Result<Option<i32>, Errno
         nsec: i64,
     }
     let mut info = [0u8; 128];
-    let ts = timeout_ms.map(|ms| Timespec {
-        sec: (ms / 1000) as i64,
-        nsec: ((ms % 1000) * 1_000_000) as i64,
-    });
+    let ts = timeout_ms.map(|ms| Timespec { sec: (ms / 1000) as i64, nsec: ((ms % 1000) * 1_000_000) as i64 });
     let ts_ptr = ts.as_ref().map_or(0, |t| t as *const Timespec as usize);
     // SAFETY: mask, info (siginfo_t is 128 bytes) and the timespec are valid for the call.
     // 32-bit targets use the time64 variant, whose timespec has 64-bit fields like ours.
     #[cfg(target_pointer_width = "64")]
     let r = unsafe {
-        syscall!(
-            Sysno::rt_sigtimedwait,
-            &mask as *const SigMask as usize,
-            info.as_mut_ptr() as usize,
-            ts_ptr,
-            8
-        )
+        syscall!(Sysno::rt_sigtimedwait, &mask as *const SigMask as usize, info.as_mut_ptr() as usize, ts_ptr, 8)
     };
     #[cfg(target_pointer_width = "32")]
     let r = unsafe {
-        syscall!(
-            Sysno::rt_sigtimedwait_time64,
-            &mask as *const SigMask as usize,
-            info.as_mut_ptr() as usize,
-            ts_ptr,
-            8
-        )
+        syscall!(Sysno::rt_sigtimedwait_time64, &mask as *const SigMask as usize, info.as_mut_ptr() as usize, ts_ptr, 8)
     };
     match r {
         Ok(sig) => Ok(Some(sig as i32)),
