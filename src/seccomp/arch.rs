@@ -163,13 +163,6 @@ impl Arch {
         matches!(self, Arch::X86_64 | Arch::Aarch64 | Arch::Riscv64)
     }
 
-    /// Offsets of the low and high word of argument `i` in seccomp_data. Every supported
-    /// architecture is little-endian, so the low word comes first.
-    pub fn arg_offsets(self, i: u32) -> (u32, u32) {
-        let base = super::bpf::OFF_ARGS + 8 * i;
-        (base, base + 4)
-    }
-
     /// The syscall number of `name` on this architecture.
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
         let id = match self {

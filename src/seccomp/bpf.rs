@@ -69,6 +69,13 @@ pub const OFF_ARCH: u32 = 4;
 pub const OFF_ARGS: u32 = 16;
 pub const SECCOMP_DATA_LEN: u32 = 64;
 
+/// Offsets of the low and high 32-bit word of argument `i` in seccomp_data. Every
+/// architecture reno filters is little-endian, so the low word comes first.
+pub fn arg_offsets(i: u32) -> (u32, u32) {
+    let base = OFF_ARGS + 8 * i;
+    (base, base + 4)
+}
+
 /// A jump target: a label, or the instruction right after the jump.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
