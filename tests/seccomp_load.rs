@@ -160,7 +160,8 @@ fn small_probes(notify: Option<&OwnedFd>) -> Vec<(&'static str, i32)> {
 fn small_profile(default: serde_json::Value) -> LinuxSeccomp {
     let mut p = json!({
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
-        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                  "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
         "syscalls": [
             {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO"},
             {"names": ["symlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
@@ -320,6 +321,29 @@ fn seccomp_in_the_kernel() {
         },
     );
     assert_eq!(status, 128 + 31, "killed by SIGSYS: {a:?}");
+
+    // WAIT_KILLABLE_RECV without a NOTIFY rule is dropped rather than refused by the kernel.
+    let p = profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO"}]}));
+    let (status, a) = in_child(&p, |fd| {
+        vec![
+            ("notify_fd", fd.is_some() as i32),
+            (
+                "mkdirat",
+                code(rustix::fs::mkdirat(
+                    rustix::fs::CWD,
+                    "/",
+                    rustix::fs::Mode::empty(),
+                )),
+            ),
+        ]
+    });
+    assert_eq!(
+        (status, a.get("notify_fd"), a.get("mkdirat")),
+        (0, Some(&0), Some(&1)),
+        "{a:?}"
+    );
 
     // A malformed profile loads nothing and says which field is wrong.
     let bad = profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

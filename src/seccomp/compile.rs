@@ -326,7 +326,6 @@ fn emit(
     outcomes: &[Outcome],
 ) -> Result<Vec<SockFilter>, String> {
     let mut a = Asm::new();
-    let out_labels: Vec<Label> = outcomes.iter().map(|_| a.label()).collect();
     let has = |x: Arch| sections.iter().any(|s| s.0 == x);
     let section = |x: Arch| sections.iter().find(|s| s.0 == x).map(|s| s.1.as_slice());
 
@@ -346,7 +345,8 @@ fn emit(
     // The x32 split comes later and jumps only forward: it needs its own copy.
     let late_bad_arch = a.label();
 
-    // Per section: load the number, then the search tree inline.
+    // Per section: load the number, the search tree, then the section's own outcomes, so
+    // that every jump stays short (no JA trampolines across sections).
     for (arch, l) in &entries {
         a.bind(*l);
         a.load(bpf::OFF_NR);
@@ -358,7 +358,7 @@ fn emit(
                 match section(Arch::X86_64) {
                     Some(ivs) => {
                         a.jump(bpf::JGE, X32_SYSCALL_BIT, x32_target, Target::Next);
-                        tree(&mut a, ivs, &out_labels);
+                        section_code(&mut a, ivs, outcomes);
                     }
                     None => a.jump(
                         bpf::JGE,
@@ -369,20 +369,37 @@ fn emit(
                 }
                 if let Some(ivs) = section(Arch::X32) {
                     a.bind(x32);
-                    tree(&mut a, ivs, &out_labels);
+                    section_code(&mut a, ivs, outcomes);
                 }
             }
             _ => {
                 if let Some(ivs) = section(*arch) {
-                    tree(&mut a, ivs, &out_labels);
+                    section_code(&mut a, ivs, outcomes);
                 }
             }
         }
     }
-    // Outcomes.
-    for (i, o) in outcomes.iter().enumerate() {
-        a.bind(out_labels[i]);
-        match o {
+    a.bind(late_bad_arch);
+    a.ret(BAD_ARCH);
+    a.finish()
+}
+
+/// One section's search tree followed by the outcomes it uses: plain returns first (one
+/// instruction each, so most tree leaves stay near), argument checks after.
+fn section_code(a: &mut Asm, ivs: &[(u32, usize)], outcomes: &[Outcome]) {
+    let mut used: Vec<usize> = Vec::new();
+    for (_, o) in ivs {
+        if !used.contains(o) {
+            used.push(*o);
+        }
+    }
+    used.sort_by_key(|o| !matches!(outcomes[*o], Outcome::Ret(_)));
+    // A label per outcome; only the used ones get bound (and only they are jumped to).
+    let out: Vec<Label> = outcomes.iter().map(|_| a.label()).collect();
+    tree(a, ivs, &out);
+    for o in used {
+        a.bind(out[o]);
+        match &outcomes[o] {
             Outcome::Ret(v) => a.ret(*v),
             Outcome::Rules {
                 wide,
@@ -392,7 +409,7 @@ fn emit(
                 for r in rules {
                     let fail = a.label();
                     for c in &r.conds {
-                        cond(&mut a, c, *wide, fail);
+                        cond(a, c, *wide, fail);
                     }
                     a.ret(r.action);
                     a.bind(fail);
@@ -401,9 +418,6 @@ fn emit(
             }
         }
     }
-    a.bind(late_bad_arch);
-    a.ret(BAD_ARCH);
-    a.finish()
 }
 
 /// A binary search over `ivs`, entered at the top with the syscall number in A. Left

@@ -78,6 +78,13 @@ pub fn install(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
     })?;
     let prog = compile(seccomp, native)?;
     let mut flags = prog.flags;
+    if !prog.notify && flags & sys::FLAG_WAIT_KILLABLE_RECV != 0 {
+        // Only meaningful with a listener; the kernel refuses it alone (EINVAL).
+        log::debug!(
+            "seccomp: no SCMP_ACT_NOTIFY rule, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV dropped"
+        );
+        flags &= !sys::FLAG_WAIT_KILLABLE_RECV;
+    }
     if prog.notify {
         flags |= sys::FLAG_NEW_LISTENER;
         // TSYNC and NEW_LISTENER together need TSYNC_ESRCH (kernel ≥ 5.7), else EINVAL.
