@@ -2,7 +2,7 @@
 //! syscall numbers (from the `syscalls` crate, plus the two ABIs it has no table for: x32
 //! and ARM's private syscalls).
 
-use std::str::FromStr;
+use std::sync::OnceLock;
 
 use oci_spec::runtime::Arch as SpecArch;
 
@@ -91,6 +91,22 @@ const X32_COMPAT: &[&str] = &[
 ];
 const X32_COMPAT_BASE: u32 = 512;
 
+/// Every (name, number) of one of the `syscalls` crate's tables. Walking `new`/`name`
+/// (compiled to lookup tables) instead of the crate's `FromStr` (a string match worth
+/// ~25 KB of code per table in a release build).
+macro_rules! entries {
+    ($table:ident) => {{
+        use syscalls::$table::Sysno as S;
+        (S::first().id()..=S::last().id())
+            .filter_map(|id| S::new(id as usize))
+            .filter_map(|s| Some((s.name(), u32::try_from(s.id()).ok()?)))
+            .collect::<Vec<(&'static str, u32)>>()
+    }};
+}
+
+/// (name, number), sorted by name for binary search (no hashing code in the binary).
+type Table = Vec<(&'static str, u32)>;
+
 impl Arch {
     pub const ALL: [Arch; 6] = [
         Arch::X86_64,
@@ -165,27 +181,30 @@ impl Arch {
 
     /// The syscall number of `name` on this architecture.
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
-        let id = match self {
-            Arch::X86_64 => syscalls::x86_64::Sysno::from_str(name).ok().map(|s| s.id()),
-            Arch::X86 => syscalls::x86::Sysno::from_str(name).ok().map(|s| s.id()),
-            Arch::Aarch64 => syscalls::aarch64::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id()),
-            Arch::Riscv64 => syscalls::riscv64::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id()),
-            Arch::Arm => syscalls::arm::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id())
-                .or_else(|| {
-                    ARM_PRIVATE
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map(|(_, nr)| *nr as i32)
-                }),
-            Arch::X32 => return x32_nr(name),
-        };
-        id.and_then(|i| u32::try_from(i).ok())
+        let t = self.table();
+        t.binary_search_by(|(n, _)| (*n).cmp(name))
+            .ok()
+            .map(|i| t[i].1)
+    }
+
+    /// Name → number for this architecture, built once per process.
+    fn table(self) -> &'static Table {
+        static TABLES: [OnceLock<Table>; 6] = [const { OnceLock::new() }; 6];
+        TABLES[self as usize].get_or_init(|| {
+            let mut t: Table = match self {
+                Arch::X86_64 => entries!(x86_64),
+                Arch::X86 => entries!(x86),
+                Arch::Aarch64 => entries!(aarch64),
+                Arch::Riscv64 => entries!(riscv64),
+                Arch::Arm => entries!(arm)
+                    .into_iter()
+                    .chain(ARM_PRIVATE.iter().copied())
+                    .collect(),
+                Arch::X32 => x32_table(),
+            };
+            t.sort_unstable();
+            t
+        })
     }
 
     /// Numbers outside the architecture's regular, dense table (x32's compat block, ARM's
@@ -202,15 +221,20 @@ impl Arch {
     }
 }
 
-fn x32_nr(name: &str) -> Option<u32> {
-    if let Some(i) = X32_COMPAT.iter().position(|n| *n == name) {
-        return Some(X32_SYSCALL_BIT + X32_COMPAT_BASE + i as u32);
-    }
-    if X86_64_ONLY.contains(&name) {
-        return None;
-    }
-    let nr = syscalls::x86_64::Sysno::from_str(name).ok()?.id();
-    u32::try_from(nr).ok().map(|n| n | X32_SYSCALL_BIT)
+/// x32: x86_64's numbers with the x32 bit, minus the 64-bit-only calls, plus x32's own
+/// compat block.
+fn x32_table() -> Table {
+    entries!(x86_64)
+        .into_iter()
+        .filter(|(n, _)| !X86_64_ONLY.contains(n) && !X32_COMPAT.contains(n))
+        .map(|(n, nr)| (n, nr | X32_SYSCALL_BIT))
+        .chain(
+            X32_COMPAT
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (*n, X32_SYSCALL_BIT + X32_COMPAT_BASE + i as u32)),
+        )
+        .collect()
 }
 
 #[cfg(test)]

@@ -543,7 +543,9 @@ fn linear(seccomp: &LinuxSeccomp, arch: Arch) -> Vec<SockFilter> {
 #[test]
 fn podman_profile_cost() {
     let sc = podman_profile("amd64", PODMAN_CAPS);
+    let t = std::time::Instant::now();
     let p = compile(&sc, Arch::X86_64).unwrap().insns;
+    println!("compile time: {:?}", t.elapsed());
     let lin = linear(&sc, Arch::X86_64);
     println!(
         "podman amd64 profile (x86_64 + x86 + x32): {} instructions",
