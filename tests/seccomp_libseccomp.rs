@@ -254,6 +254,8 @@ fn reno_agrees_with_libseccomp() {
         json!({"names": ["getuid"], "action": "SCMP_ACT_TRAP"}),
         json!({"names": ["getgid"], "action": "SCMP_ACT_TRACE", "errnoRet": 5}),
         json!({"names": ["geteuid"], "action": "SCMP_ACT_LOG"}),
+        json!({"names": ["getresuid"], "action": "SCMP_ACT_TRACE"}),
+        json!({"names": ["getresgid"], "action": "SCMP_ACT_KILL"}),
         json!({"names": ["getegid"], "action": "SCMP_ACT_NOTIFY"}),
         json!({"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}),
     ]);

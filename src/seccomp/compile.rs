@@ -112,7 +112,8 @@ fn action_value(act: Act, errno: Option<u32>, field: &str) -> Result<u32> {
         Act::ScmpActTrap => ret::TRAP,
         Act::ScmpActErrno => ret::ERRNO | errno.unwrap_or(EPERM),
         Act::ScmpActNotify => ret::USER_NOTIF,
-        Act::ScmpActTrace => ret::TRACE | errno.unwrap_or(0),
+        // runc (and oci-spec's as_u32) give the tracer EPERM as data by default.
+        Act::ScmpActTrace => ret::TRACE | errno.unwrap_or(EPERM),
         Act::ScmpActLog => ret::LOG,
         Act::ScmpActAllow => ret::ALLOW,
     })

@@ -409,6 +409,38 @@ fn malformed_profiles_are_refused() {
 }
 
 #[test]
+fn action_values_match_oci_spec() {
+    use oci_spec::runtime::LinuxSeccompAction as Act;
+    for act in [
+        Act::ScmpActKill,
+        Act::ScmpActKillThread,
+        Act::ScmpActKillProcess,
+        Act::ScmpActTrap,
+        Act::ScmpActErrno,
+        Act::ScmpActTrace,
+        Act::ScmpActLog,
+        Act::ScmpActNotify,
+    ] {
+        for errno in [None, Some(13)] {
+            if errno.is_some() && !matches!(act, Act::ScmpActErrno | Act::ScmpActTrace) {
+                continue;
+            }
+            let mut rule = json!({"names": ["read"], "action": act});
+            if let Some(e) = errno {
+                rule["errnoRet"] = json!(e);
+            }
+            let p = profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}));
+            let prog = compile(&p, Arch::X86_64).unwrap().insns;
+            assert_eq!(
+                call(&prog, Arch::X86_64, "read", [0; 6]),
+                act.as_u32(errno),
+                "{act}"
+            );
+        }
+    }
+}
+
+#[test]
 fn flags_are_passed_through() {
     let p = profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
         "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",

@@ -34,7 +34,7 @@ def action(name, errno):
     if name == "SCMP_ACT_ERRNO":
         return seccomp.ERRNO(1 if errno is None else errno)
     if name == "SCMP_ACT_TRACE":
-        return seccomp.TRACE(0 if errno is None else errno)
+        return seccomp.TRACE(1 if errno is None else errno)  # runc: EPERM
     return {
         "SCMP_ACT_ALLOW": seccomp.ALLOW,
         "SCMP_ACT_KILL": seccomp.KILL,
