@@ -589,6 +589,11 @@ fn podman_profile_cost() {
         compile(&s, Arch::X86_64).unwrap().insns.len()
     };
     println!("  x86_64 section alone: {x64only} instructions");
+    let ja = p
+        .iter()
+        .filter(|i| i.code == super::bpf::JMP | super::bpf::JA)
+        .count();
+    println!("  JA instructions (section entries and trampolines): {ja}");
     let mut worst = 0;
     for n in [
         "read",
