@@ -104,14 +104,14 @@ fn arg_vectors() -> Vec<[u64; 6]> {
     v
 }
 
-/// Compare the two programs; returns the number of (arch, nr, args) cases checked.
+/// Compare the two programs; returns the differing (arch, nr, args) cases.
 fn compare(
     name: &str,
     profile: &serde_json::Value,
     native: Arch,
     archs: &[Arch],
     dir: &Path,
-) -> usize {
+) -> Vec<(u32, String)> {
     let spec: LinuxSeccomp = serde_json::from_value(profile.clone()).unwrap();
     let ours = compile(&spec, native).unwrap().insns;
     let theirs = libseccomp_program(profile, dir, name);
@@ -134,8 +134,11 @@ fn compare(
                 if o != t
                     && !(o == enosys && t == spec.default_action().as_u32(spec.default_errno_ret()))
                 {
-                    diffs.push(format!(
-                        "{name} {arch:?} nr {nr:#x} args {a:x?}: reno {o:#x} libseccomp {t:#x}"
+                    diffs.push((
+                        nr,
+                        format!(
+                            "{name} {arch:?} nr {nr:#x} args {a:x?}: reno {o:#x} libseccomp {t:#x}"
+                        ),
                     ));
                 }
             }
@@ -147,12 +150,9 @@ fn compare(
         run(&ours, &d).unwrap().action,
         run(&theirs, &d).unwrap().action
     );
-    if !diffs.is_empty() {
-        let shown: Vec<&String> = diffs.iter().take(30).collect();
-        panic!("{} differences, first ones:\n{shown:#?}", diffs.len());
-    }
     println!(
-        "{name}: {n} cases agree; reno {} insns, libseccomp {} insns",
+        "{name}: {} of {n} cases agree; reno {} insns, libseccomp {} insns",
+        n - diffs.len(),
         ours.len(),
         theirs.len()
     );
@@ -175,7 +175,16 @@ fn compare(
             println!("  {call:12} reno {o:3} steps, libseccomp {t:3} steps");
         }
     }
-    n
+    diffs
+}
+
+fn assert_agree(diffs: Vec<(u32, String)>) {
+    let shown: Vec<&String> = diffs.iter().take(30).map(|d| &d.1).collect();
+    assert!(
+        diffs.is_empty(),
+        "{} differences, first ones:\n{shown:#?}",
+        diffs.len()
+    );
 }
 
 #[test]
@@ -213,7 +222,13 @@ fn reno_agrees_with_libseccomp() {
         }
         let p = podman_profile::podman_profile(&json, goarch, podman_profile::PODMAN_CAPS);
         let v = serde_json::to_value(&p).unwrap();
-        compare(&format!("podman-{goarch}"), &v, native, archs, &dir);
+        assert_agree(compare(
+            &format!("podman-{goarch}"),
+            &v,
+            native,
+            archs,
+            &dir,
+        ));
     }
     let native = Arch::native().unwrap();
 
@@ -276,10 +291,10 @@ fn reno_agrees_with_libseccomp() {
         p["architectures"] = json!(archs);
         p["syscalls"] = json!(rules);
         let name = format!("ops-{}", default["defaultAction"].as_str().unwrap());
-        compare(&name, &p, native, &all, &dir);
+        assert_agree(compare(&name, &p, native, &all, &dir));
     }
     // Several rules for one syscall: unconditional after conditional, two unconditional
-    // ones, conditional ones in order.
+    // ones, disjoint conditional ones, the narrower condition first.
     let conflicts = json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
         {"names": ["eventfd2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 31,
          "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
@@ -290,7 +305,57 @@ fn reno_agrees_with_libseccomp() {
          "args": [{"index": 1, "value": 7, "op": "SCMP_CMP_EQ"}]},
         {"names": ["mknodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
          "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["pipe2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 24,
+         "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GT"}]},
+        {"names": ["pipe2"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_GT"}]},
     ]});
-    compare("conflicts", &conflicts, native, &[native], &dir);
+    assert_agree(compare("conflicts", &conflicts, native, &[native], &dir));
+
+    // Where reno's "first matching rule in profile order" and libseccomp's decision tree
+    // part ways: overlapping conditional rules with different actions. Pinned here so that
+    // a change on either side shows up.
+    let overlapping = json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        // Conditions on different arguments, both true: libseccomp takes the later rule.
+        {"names": ["linkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 21,
+         "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["linkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+         "args": [{"index": 1, "value": 7, "op": "SCMP_CMP_EQ"}]},
+        // Wider condition first: libseccomp checks the narrower (a0 > 10) first anyway.
+        {"names": ["dup3"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_GT"}]},
+        {"names": ["dup3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 23,
+         "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GT"}]},
+        // A rule whose conditions are a prefix of an earlier one's: libseccomp loses the
+        // shorter rule (a0 == 3 alone falls to the default).
+        {"names": ["unlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 25,
+         "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["unlinkat"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]},
+    ]});
+    let diffs = compare("overlapping", &overlapping, native, &[native], &dir);
+    let mut nrs: Vec<u32> = diffs.iter().map(|d| d.0).collect();
+    nrs.dedup();
+    let want: Vec<u32> = ["linkat", "dup3", "unlinkat"]
+        .iter()
+        .filter_map(|n| native.syscall_nr(n))
+        .collect();
+    let mut want_sorted = want.clone();
+    want_sorted.sort_unstable();
+    nrs.sort_unstable();
+    nrs.dedup();
+    assert_eq!(
+        nrs,
+        want_sorted,
+        "known divergences changed: {:#?}",
+        diffs.iter().map(|d| &d.1).collect::<Vec<_>>()
+    );
+    println!(
+        "KNOWN DIFFERENCE (documented in src/seccomp/compile.rs): {} cases, e.g.",
+        diffs.len()
+    );
+    for d in diffs.iter().take(3) {
+        println!("  {}", d.1);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

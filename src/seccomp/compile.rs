@@ -22,8 +22,11 @@
 //!   this for `setns`, listed as allowed and again as EPERM without CAP_SYS_ADMIN);
 //! - otherwise the conditional rules are tried in profile order and the first whose
 //!   conditions all hold (AND) decides; none holding → the default action. libseccomp
-//!   builds a decision tree instead, which agrees on the profiles tested, but overlapping
-//!   conditional rules with different actions are not guaranteed to resolve the same way;
+//!   builds a decision tree instead. Both agree on podman's profile and on disjoint or
+//!   narrower-first rules, but not when conditional rules with different actions overlap:
+//!   libseccomp then prefers the later rule for conditions on different arguments, the
+//!   narrower range on one argument, and drops a rule whose conditions are a prefix of an
+//!   earlier one's (tests/seccomp_libseccomp.rs pins these cases);
 //! - arguments are compared as 64-bit values (both words) on 64-bit ABIs and by their low
 //!   word only on x86, arm and x32, where the kernel zero-extends them (as libseccomp does);
 //! - the native architecture is always filtered, like libseccomp's filter context; a
