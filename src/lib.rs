@@ -1,12 +1,14 @@
 //! reno: a minimal static OCI runtime and device init.
 //!
 //! Data flows one way: `cli` parses → `container` runs the lifecycle using `spec` (the
-//! config model), `state` (the on-disk record), `cgroups` and `linux` (the only `unsafe`).
+//! config model), `state` (the on-disk record), `cgroups`, `seccomp` and `linux` (the only
+//! `unsafe`).
 pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod error;
 pub mod linux;
 pub mod log;
+pub mod seccomp;
 pub mod spec;
 pub mod state;

@@ -348,3 +348,32 @@ fn no_host_fds_leak_and_cwd_inside() {
     // 0, 1, 2 and the fd ls uses for the directory.
     assert_eq!(b.run_ok(), "4\n/\n");
 }
+
+#[test]
+fn seccomp_profile_applied_last() {
+    require_root!();
+    let mut b = Bundle::new("seccomp");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_RISCV64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    b.sh(
+        "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>&1; test -d /tmp/x && echo made; true",
+    );
+    let out = b.run_ok();
+    assert!(out.starts_with("Seccomp:\t2\n"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(!out.contains("made"), "{out}");
+}
+
+#[test]
+fn podmans_default_seccomp_profile_runs_a_shell() {
+    require_root!();
+    let mut b = Bundle::new("podman-seccomp");
+    let profile: serde_json::Value =
+        serde_json::from_str(include_str!("data/podman-seccomp.json")).expect("profile");
+    b.config["linux"]["seccomp"] = profile;
+    b.sh("mkdir /tmp/y && echo ok; grep '^Seccomp:' /proc/self/status");
+    assert_eq!(b.run_ok(), "ok\nSeccomp:\t2\n");
+}

@@ -365,7 +365,8 @@ fn poststop_failure_is_only_a_warning() {
 #[test]
 fn bad_input_errors() {
     require_root!();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Bundle)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Bundle)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "missing rootfs",
             Box::new(|b| b.config["root"]["path"] = json!("nope")),

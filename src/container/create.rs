@@ -95,6 +95,16 @@ pub fn create_container(
     let rootfs_raw = spec::rootfs(&spec, &bundle)?;
     let rootfs = std::fs::canonicalize(&rootfs_raw).ctx_path("open rootfs", &rootfs_raw)?;
     let linux_cfg = spec.linux().as_ref();
+    let seccomp = match linux_cfg.and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(crate::seccomp::prepare(s)?),
+        None => None,
+    };
+    if seccomp.as_ref().is_some_and(|p| p.notify) {
+        return Err(Error::invalid(
+            "config",
+            "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet",
+        ));
+    }
 
     let dir = state::claim(&g.root, id)?;
     let mut undo = Undo {
@@ -156,6 +166,7 @@ pub fn create_container(
         new_userns,
         sigmask: run_mask.unwrap_or(0),
         preserve_fds: o.preserve_fds,
+        seccomp: seccomp.as_ref(),
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;

@@ -37,6 +37,8 @@ pub struct InitCtx<'a> {
     /// The caller's signal mask, restored before exec (`run` blocks signals to forward them).
     pub sigmask: linux::signal::SigMask,
     pub preserve_fds: u32,
+    /// The compiled `linux.seccomp` filter, loaded just before execve.
+    pub seccomp: Option<&'a crate::seccomp::Program>,
 }
 
 /// Never returns: execs the container's program or exits.
@@ -466,6 +468,10 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     }
     signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
     linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("close_range")?;
+    // As close to execve as possible, so the profile need allow little of reno's own work.
+    if let Some(prog) = ctx.seccomp {
+        let _listener = crate::seccomp::load(prog)?;
+    }
     let e = linux::process::execve(&r.exe, &r.argv, &r.envp);
     Err(Error::sys(format!("exec {:?}", r.exe), e))
 }

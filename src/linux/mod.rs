@@ -8,4 +8,5 @@ pub mod caps;
 pub mod fs;
 pub mod mount;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
