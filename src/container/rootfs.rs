@@ -24,7 +24,15 @@ pub struct Rootfs {
 /// is a mount point (pivot_root needs one).
 pub fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<Rootfs> {
     let flag = propagation_flag(propagation).unwrap_or(m::MS_SLAVE | m::MS_REC);
-    m::set_propagation(Path::new("/"), flag).ctx_path("set root propagation", "/")?;
+    match m::set_propagation(Path::new("/"), flag) {
+        // Inside a chroot whose root is not a mount point (no parent mount to change): what
+        // we inherited stays; pivot_root will fail the same way and the move + chroot
+        // fallback takes over.
+        Err(rustix::io::Errno::INVAL) => {
+            log::debug!("set root propagation: / is not a mount point")
+        }
+        r => r.ctx_path("set root propagation", "/")?,
+    }
     if flag & m::MS_SHARED != 0 {
         make_parent_private(rootfs)?;
     }
