@@ -82,3 +82,20 @@ fn json_log_carries_the_error_for_engines() {
     );
     assert!(last["time"].as_str().unwrap_or("").ends_with('Z'), "{text}");
 }
+
+#[test]
+fn without_a_mount_namespace_the_root_switch_is_a_chroot() {
+    require_root!();
+    let mut b = Bundle::new("nomntns");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("ns")
+        .retain(|n| n["type"] != "mount");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["mounts"] = json!([]);
+    b.sh("ls /; readlink /proc/1/ns/mnt 2>/dev/null; echo done");
+    let out = b.run_ok();
+    assert!(out.contains("bin\n") && out.ends_with("done\n"), "{out}");
+    b.assert_no_leftovers();
+}

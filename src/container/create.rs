@@ -164,6 +164,7 @@ pub fn create_container(
         joins,
         new_cgroupns,
         new_userns,
+        new_mountns: clone_flags & linux::process::CLONE_NEWNS != 0,
         sigmask: run_mask.unwrap_or(0),
         preserve_fds: o.preserve_fds,
         seccomp: seccomp.as_ref(),

@@ -34,6 +34,9 @@ pub struct InitCtx<'a> {
     pub joins: Vec<(LinuxNamespaceType, PathBuf)>,
     pub new_cgroupns: bool,
     pub new_userns: bool,
+    /// The container has a mount namespace of its own (otherwise: chroot, host mounts
+    /// untouched).
+    pub new_mountns: bool,
     /// The caller's signal mask, restored before exec (`run` blocks signals to forward them).
     pub sigmask: linux::signal::SigMask,
     pub preserve_fds: u32,
@@ -129,7 +132,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
 
     // Mounts.
     let propagation = linux_cfg.and_then(|l| l.rootfs_propagation().as_deref());
-    let root = rootfs::prepare(ctx.rootfs, propagation)?;
+    let root = rootfs::prepare(ctx.rootfs, propagation, ctx.new_mountns)?;
     let mounts = spec.mounts().clone().unwrap_or_default();
     let mctx = MountCtx {
         root: &root,
@@ -226,6 +229,10 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
 
 /// pivot_root, or where that can't work (initramfs root, `--no-pivot`) move + chroot.
 fn switch_root(ctx: &InitCtx, rootfs: &Path) -> Result<()> {
+    if !ctx.new_mountns {
+        rustix::process::chroot(rootfs).ctx_path("chroot", rootfs)?;
+        return rustix::process::chdir("/").ctx_path("chdir", "/");
+    }
     if ctx.no_pivot {
         return linux::mount::move_root(rootfs).ctx_path("switch root (move + chroot)", rootfs);
     }

@@ -21,8 +21,24 @@ pub struct Rootfs {
 }
 
 /// Make the host's mounts invisible to propagation, then bind the rootfs onto itself so it
-/// is a mount point (pivot_root needs one).
-pub fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<Rootfs> {
+/// is a mount point (pivot_root needs one). Without a mount namespace of its own the
+/// container shares the caller's mounts: nothing of those is changed, the root switch is a
+/// plain chroot (as runc).
+pub fn prepare(rootfs: &Path, propagation: Option<&str>, own_mountns: bool) -> Result<Rootfs> {
+    let open = || {
+        rustix::fs::open(
+            rootfs,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx_path("open rootfs", rootfs)
+    };
+    if !own_mountns {
+        return Ok(Rootfs {
+            path: rootfs.to_path_buf(),
+            fd: open()?,
+        });
+    }
     let flag = propagation_flag(propagation).unwrap_or(m::MS_SLAVE | m::MS_REC);
     match m::set_propagation(Path::new("/"), flag) {
         // Inside a chroot whose root is not a mount point (no parent mount to change): what
@@ -44,12 +60,7 @@ pub fn prepare(rootfs: &Path, propagation: Option<&str>) -> Result<Rootfs> {
         None,
     )
     .ctx_path("bind rootfs", rootfs)?;
-    let fd = rustix::fs::open(
-        rootfs,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx_path("open rootfs", rootfs)?;
+    let fd = open()?;
     Ok(Rootfs {
         path: rootfs.to_path_buf(),
         fd,

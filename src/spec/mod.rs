@@ -166,6 +166,14 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 ));
             }
         }
+        let restricts = l.masked_paths().as_ref().is_some_and(|v| !v.is_empty())
+            || l.readonly_paths().as_ref().is_some_and(|v| !v.is_empty());
+        if restricts && !new_ns(LinuxNamespaceType::Mount) {
+            return Err(invalid(
+                "linux.maskedPaths",
+                "unable to restrict sys entries without a private MNT namespace",
+            ));
+        }
         if (l.uid_mappings().is_some() || l.gid_mappings().is_some())
             && !new_ns(LinuxNamespaceType::User)
         {
