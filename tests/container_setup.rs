@@ -377,3 +377,16 @@ fn podmans_default_seccomp_profile_runs_a_shell() {
     b.sh("mkdir /tmp/y && echo ok; grep '^Seccomp:' /proc/self/status");
     assert_eq!(b.run_ok(), "ok\nSeccomp:\t2\n");
 }
+
+#[test]
+fn seccomp_without_no_new_privs_loads_before_dropping_caps() {
+    require_root!();
+    let mut b = Bundle::new("seccomp-nnp0");
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    b.sh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status");
+    assert_eq!(b.run_ok(), "NoNewPrivs:\t0\nSeccomp:\t2\n");
+}

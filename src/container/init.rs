@@ -212,6 +212,15 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     apply_process_attrs(spec, process)?;
 
     let (exe, argv, envp) = exec_args(process)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, before
+        // the capabilities are dropped (runc does the same); the profile must then allow
+        // what the init still does (setuid, capset, the fifo, execve).
+        if let Some(prog) = ctx.seccomp {
+            crate::seccomp::load(prog)?;
+        }
+    }
     switch_user(process, ctx.new_userns)?;
     let cwd = process.cwd();
     rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
@@ -449,6 +458,14 @@ fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CString>)> {
     Ok((cstr(exe.as_os_str().as_bytes())?, argv, envp))
 }
 
+fn nnp_of(ctx: &InitCtx) -> bool {
+    ctx.spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false)
+}
+
 fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
         && rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok()
@@ -476,7 +493,7 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
     linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("close_range")?;
     // As close to execve as possible, so the profile need allow little of reno's own work.
-    if let Some(prog) = ctx.seccomp {
+    if let Some(prog) = ctx.seccomp.filter(|_| nnp_of(ctx)) {
         let _listener = crate::seccomp::load(prog)?;
     }
     let e = linux::process::execve(&r.exe, &r.argv, &r.envp);
