@@ -390,3 +390,38 @@ fn seccomp_without_no_new_privs_loads_before_dropping_caps() {
     b.sh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status");
     assert_eq!(b.run_ok(), "NoNewPrivs:\t0\nSeccomp:\t2\n");
 }
+
+#[test]
+fn user_namespace_with_id_maps() {
+    require_root!();
+    let mut b = Bundle::new("userns");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("ns")
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The cgroup mount needs a cgroup namespace owned by the user namespace: drop it here.
+    b.config["mounts"]
+        .as_array_mut()
+        .expect("mounts")
+        .retain(|m| m["type"] != "cgroup");
+    let status = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .expect("chown");
+    assert!(status.success());
+    b.sh("id -u; cat /proc/self/uid_map /proc/self/gid_map; touch /tmp/x && stat -c %u /tmp/x");
+    let out = b.run_ok();
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["0", "0", "100000", "65536", "0", "100000", "65536", "0"],
+        "{out}"
+    );
+    let host_uid = std::os::unix::fs::MetadataExt::uid(
+        &std::fs::metadata(b.rootfs().join("tmp/x")).expect("stat"),
+    );
+    assert_eq!(host_uid, 100000);
+}
