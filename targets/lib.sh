@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # targets/lib.sh: shared by targets/build, targets/install-deps and tests/static/*. Sourced,
 # never run. Everything a target needs is in targets/<triple>.env; this file only knows the two
 # recipe kinds ("rustup": prebuilt std + rust-lld, "buildstd": std from rust-src + zig's musl).
@@ -54,14 +55,14 @@ cargo_build() (
     out=$(target_dir)
     if [ "$RECIPE" = buildstd ] || [ -n "${RENO_BUILD_STD:-}" ] || [ -n "${RENO_BUILD_STD_FEATURES:-}" ]; then
         export RUSTC_BOOTSTRAP=1   # -Z flags on the stable toolchain
-        std=(-Zbuild-std=std,panic_abort)
+        std=('-Zbuild-std=std,panic_abort')
         [ -n "${RENO_BUILD_STD_FEATURES:-}" ] && std+=("-Zbuild-std-features=$RENO_BUILD_STD_FEATURES")
         # proc-macro2's build script reruns when RUSTC_BOOTSTRAP changes, so sharing the host
         # artifacts (target/release) with the non-bootstrap builds would rebuild every proc
         # macro and everything above it on each switch. Own target dir; the binary is copied.
         export CARGO_TARGET_DIR=$out/bootstrap
     fi
-    cd "$RENO_ROOT"
+    cd "$RENO_ROOT" || return
     if [ "$RECIPE" = buildstd ]; then
         export PATH="$RENO_VENV/bin:$PATH"
         cargo zigbuild --release --locked --target "$triple" "${std[@]}" --bin reno || return
