@@ -387,6 +387,26 @@ def cleanup_cgroups():
                 pass
 
 
+def strace_summary(path):
+    """'N syscalls (E errors), top: name×count, …' from an strace -c table."""
+    rows = []
+    total = errs = 0
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
+                name = p[-1]
+                calls = int(p[3])
+                e = int(p[4]) if len(p) == 6 else 0
+                rows.append((calls, name))
+            elif p and p[-1] == "total" and len(p) >= 4:
+                total = int(p[3])
+                errs = int(p[4]) if len(p) == 6 else 0
+    rows.sort(reverse=True)
+    top = ", ".join(f"{n}×{c}" for c, n in rows[:6])
+    return f"{total} syscalls ({errs} failed), most: {top}"
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -405,12 +425,15 @@ def main():
     ap.add_argument("--work", default="/run/reno-bench")
     ap.add_argument("--cache", default=os.environ.get("RENO_BENCH_CACHE", os.path.expanduser("~/.cache/reno-bench")))
     ap.add_argument("--floor", required=True, help="path of the built floor binary")
+    ap.add_argument("--maxrss", required=True, help="path of the built maxrss helper")
     ap.add_argument("--reno", default=os.environ.get("RENO"), help="reno binary (or $RENO)")
     ap.add_argument("--reno-skip", default="", help="reason reno is not measured")
     ap.add_argument("--only", default="", help="comma-separated runtimes to measure (default all found)")
     ap.add_argument("--out", default="", help="also write the markdown here")
     ap.add_argument("--json", default="", help="write raw samples here")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--strace", default="", metavar="DIR",
+                    help="after timing, run each runtime's `run` once under strace -c -f into DIR")
     a = ap.parse_args()
     if a.quick:
         a.reps, a.warmup, a.many, a.many_reps = min(a.reps, 5), 1, min(a.many, 10), 1
@@ -561,6 +584,13 @@ def main():
         return f
 
     peak = PeakMem()
+    maxrss_out = os.path.join(work, "maxrss.txt")
+
+    def with_maxrss(argv):
+        """Run argv under the maxrss helper; returns its ru_maxrss in MiB."""
+        runner.time([a.maxrss, maxrss_out, *argv])
+        with open(maxrss_out) as f:
+            return int(f.read()) / 1024
 
     def m_rss(rt):
         def f(keep):
@@ -568,12 +598,15 @@ def main():
             b = bundle("rss", cid)
             enter(rt.ns_fd)
             try:
-                v = peak.measure(lambda: runner.time(rt.create(cid, b)))
+                hwm = []
+                v = peak.measure(lambda: hwm.append(with_maxrss(rt.create(cid, b))))
+                hwm = hwm[0]
             finally:
                 runner.quiet(rt.delete(cid, force=True))
                 reap_all()
             if keep:
                 record(rt.label, "peak RSS create", v)
+                record(rt.label, "maxrss create", hwm)
         return f
 
     exec_ids = {}
@@ -601,9 +634,11 @@ def main():
 
     def m_floor_rss(keep):
         enter(masked_fd)
-        v = peak.measure(lambda: runner.time([a.floor, rootfs]))
+        hwm = []
+        v = peak.measure(lambda: hwm.append(with_maxrss([a.floor, rootfs])))
         if keep:
             record("floor", "peak RSS create", v)
+            record("floor", "maxrss create", hwm[0])
 
     kinds = ["base", "cgroup", "seccomp"]
     tasks = []  # (group, label, metric, fn): one group is shuffled together per rep
@@ -691,6 +726,22 @@ def main():
         log(f"burst rep {rep + 1}/{1 + a.many_reps} (first is warm-up) load {loadavg()}")
     load_end = loadavg()
 
+    if a.strace:
+        os.makedirs(a.strace, exist_ok=True)
+        strace = shutil.which("strace")
+        for rt in rts:
+            enter(rt.ns_fd)
+            cid = new_id(rt, "s")
+            out = os.path.join(a.strace, f"strace-{rt.label.replace('@', '-')}.txt")
+            try:
+                runner.time([strace, "-f", "-c", "-o", out, *rt.run(cid, bundle("base", cid))])
+                notes.append(f"strace -c -f of `{rt.label} run`: {strace_summary(out)} ({out})")
+            except Failed as e:
+                notes.append(f"strace of {rt.label} failed: {e}")
+            if os.path.exists(os.path.join(rt.state, cid)):
+                runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+
     enter(host_fd)
     masked_proc.kill()
     masked_proc.wait()
@@ -746,7 +797,8 @@ ROWS = [
     ("start seccomp", "  `start`", "ms", "run base"),
     ("delete seccomp", "  `delete`", "ms", "run base"),
     ("exec", "`exec` /bin/true into a running container", "ms", "run base"),
-    ("peak RSS create", "peak memory of all runtime processes during `create`", "MiB", "peak RSS create"),
+    ("peak RSS create", "peak memory of all runtime processes during `create` (cgroup)", "MiB", "peak RSS create"),
+    ("maxrss create", "  largest single-process RSS during `create` (ru_maxrss)", "MiB", "maxrss create"),
     ("many start", "N× `run -d` back to back", "s", "many"),
     ("many stop", "then all stopped (kill, wait, delete)", "s", "many"),
     ("many total", "  total", "s", "many"),
@@ -837,7 +889,13 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "seccomp rows add containers-common's seccomp.json converted for x86_64.")
     out.append("- Peak memory: cgroup v1 memory.max_usage_in_bytes of a cgroup holding the runtime "
                "and (nested) the container's cgroup, reset before each `create`; the floor row is "
-               "the plain floor measured the same way. Floor ratios for the burst rows use "
+               "the plain floor measured the same way. It counts anonymous memory, page tables, "
+               "kernel stacks and newly charged pages, not binaries and libraries already in the "
+               "page cache. The ru_maxrss row (wait4, through the small static tests/bench/maxrss "
+               "helper) is the largest RSS of the runtime process or a child it waited for, "
+               "shared file pages included: what /usr/bin/time reports. Both rows include the "
+               "helper's few pages; the floor shows that offset. "
+               "Floor ratios for the burst rows use "
                f"{a.many}× the floor's median `run`.")
     for s in skips:
         out.append(f"- {s}")
@@ -850,7 +908,7 @@ def _task_of(key):
     kind = key.split(" ")[-1]
     if key.startswith(("create", "start", "delete", "c+s+d")):
         return f"cycle {kind}"
-    if key.startswith("peak"):
+    if key.startswith(("peak", "maxrss")):
         return "rss"
     if key.startswith("many"):
         return "many"
