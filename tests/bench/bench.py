@@ -177,6 +177,28 @@ class Failed(Exception):
     pass
 
 
+class _Alarm(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Alarm()
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def waitpid_timeout(pid, seconds):
+    """waitpid(pid, 0) that gives up after `seconds` (SIGALRM); None on timeout."""
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return os.waitpid(pid, 0)
+    except _Alarm:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 class Runner:
     """Spawns and times one command; stderr goes to a scratch file read only on failure."""
 
@@ -187,18 +209,24 @@ class Runner:
         self.env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "XDG_RUNTIME_DIR": os.path.join(work, "xdg")}
 
-    def spawn(self, argv):
+    def spawn(self, argv, stdout=None):
         os.ftruncate(self.errfd, 0)
         os.lseek(self.errfd, 0, os.SEEK_SET)
-        acts = [(os.POSIX_SPAWN_DUP2, self.nullfd, 0), (os.POSIX_SPAWN_DUP2, self.nullfd, 1),
+        out = self.nullfd if stdout is None else stdout
+        acts = [(os.POSIX_SPAWN_DUP2, self.nullfd, 0), (os.POSIX_SPAWN_DUP2, out, 1),
                 (os.POSIX_SPAWN_DUP2, self.errfd, 2)]
         return os.posix_spawn(argv[0], argv, self.env, file_actions=acts)
 
-    def time(self, argv, ok_codes=(0,)):
+    def time(self, argv, ok_codes=(0,), timeout=20.0, stdout=None):
         t0 = time.perf_counter_ns()
-        pid = self.spawn(argv)
-        _, st = os.waitpid(pid, 0)
+        pid = self.spawn(argv, stdout)
+        r = waitpid_timeout(pid, timeout)
         t1 = time.perf_counter_ns()
+        if r is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: no exit within {timeout:.0f}s, killed")
+        st = r[1]
         rc = os.waitstatus_to_exitcode(st)
         if rc not in ok_codes:
             os.lseek(self.errfd, 0, os.SEEK_SET)
@@ -209,7 +237,7 @@ class Runner:
     def quiet(self, argv):
         """Run for cleanup; ignore failures."""
         try:
-            self.time(argv, ok_codes=range(-64, 256))
+            self.time(argv, ok_codes=range(-64, 256), timeout=10.0)
         except Failed:
             pass
 
@@ -258,7 +286,8 @@ class Runtime:
 def wait_exit(pid, timeout=10.0):
     """Wait for a container init to be gone (it is our child thanks to the subreaper)."""
     try:
-        os.waitpid(pid, 0)
+        if waitpid_timeout(pid, timeout) is None:
+            raise Failed(f"container init {pid} did not exit within {timeout}s")
         return
     except ChildProcessError:
         pass
@@ -460,11 +489,13 @@ def main():
     def config(kind, cid):
         cgpath = f"{PeakMem.cgroups_parent}/{cid}" if kind == "rss" else f"/reno-bench/{cid}"
         args = ["/bin/sleep", "100000"] if kind == "sleep" else ["/bin/true"]
+        if kind == "check":
+            args = ["/bin/grep", "-E", "^(Seccomp|NoNewPrivs|CapEff):", "/proc/self/status"]
         c = base_config(rootfs, args, cgpath)
-        if kind == "cgroup":
+        if kind in ("cgroup", "check"):
             c["linux"]["resources"]["memory"] = {"limit": 64 << 20}
             c["linux"]["resources"]["pids"] = {"limit": 64}
-        if kind == "seccomp":
+        if kind in ("seccomp", "check"):
             c["linux"]["seccomp"] = podman_seccomp_to_oci(
                 podman_profile, c["process"]["capabilities"]["bounding"])
         return c
@@ -532,7 +563,7 @@ def main():
         try:
             fn(keep)
         except (Failed, OSError) as e:
-            fails[(label, metric)] = fails.get((label, metric), 0) + 1
+            fails[(label, metric)] = fails.get((label, metric), 0) + (3 if "within" in str(e) else 1)
             errors[(label, metric)] = str(e)
             log(f"FAIL {label} {metric}: {e}")
 
@@ -640,6 +671,52 @@ def main():
             record("floor", "peak RSS create", v)
             record("floor", "maxrss create", hwm[0])
 
+    # ---- does each runtime apply what the config asks? (else its figures are not comparable)
+    checks = {}
+
+    def check(rt):
+        cid = new_id(rt, "k")
+        b = bundle("check", cid)
+        enter(rt.ns_fd)
+        outp = os.path.join(work, "check.txt")
+        got = {}
+        with open(outp, "w") as out:
+            try:
+                runner.time(rt.create(cid, b), stdout=out.fileno())
+                pid = rt.init_pid(cid)
+                with open(f"/proc/{pid}/cgroup") as f:
+                    cg = {c: p for _, cs, p in (l.rstrip("\n").split(":", 2) for l in f)
+                          for c in cs.split(",")}
+                for ctl, fname, want in (("memory", "memory.limit_in_bytes", str(64 << 20)),
+                                         ("pids", "pids.max", "64")):
+                    try:
+                        with open(os.path.join(CG_ROOT, ctl, cg[ctl].lstrip("/"), fname)) as f:
+                            got[ctl] = f.read().strip() == want
+                    except (OSError, KeyError):
+                        got[ctl] = False
+                runner.time(rt.start(cid))
+                wait_exit(pid)
+                runner.time(rt.delete(cid))
+            except (Failed, OSError) as e:
+                runner.quiet(rt.delete(cid, force=True))
+                checks[rt.label] = f"check failed: {e}"
+                return
+            finally:
+                reap_all()
+        with open(outp) as f:
+            st = dict(l.split(":", 1) for l in f.read().split("\n") if ":" in l)
+        st = {k: v.strip() for k, v in st.items()}
+        got["seccomp"] = st.get("Seccomp") == "2"
+        got["no_new_privs"] = st.get("NoNewPrivs") == "1"
+        got["caps"] = st.get("CapEff") == "0000000020000420"
+        checks[rt.label] = got
+
+    for rt in rts:
+        check(rt)
+        c = checks[rt.label]
+        if isinstance(c, str) or not all(c.values()):
+            log(f"CHECK {rt.label}: {c}")
+
     kinds = ["base", "cgroup", "seccomp"]
     tasks = []  # (group, label, metric, fn): one group is shuffled together per rep
     for kind in kinds:
@@ -742,6 +819,20 @@ def main():
                 runner.quiet(rt.delete(cid, force=True))
             reap_all()
 
+    # Container inits left behind by failures are our children (subreaper): kill those only.
+    for d in os.listdir(os.path.join(work, "pids")):
+        for name in os.listdir(os.path.join(work, "pids", d)):
+            try:
+                with open(os.path.join(work, "pids", d, name)) as f:
+                    pid = int(f.read().strip() or 0)
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            if pid > 0 and ppid == os.getpid():
+                log(f"killing leftover container init {pid} ({d}/{name})")
+                os.kill(pid, signal.SIGKILL)
+    reap_all()
     enter(host_fd)
     masked_proc.kill()
     masked_proc.wait()
@@ -766,7 +857,7 @@ def main():
             sizes[rt.label] = (sz, f"{k}, as installed" + ("" if stripped else ", not stripped"))
 
     report = render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end,
-                    time.monotonic() - t_start)
+                    time.monotonic() - t_start, checks)
     print(report)
     if a.out:
         with open(a.out, "w") as f:
@@ -813,7 +904,10 @@ def fmt(v, unit):
     return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
-def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, elapsed):
+CHECK_ROW = {"cgroup": ("memory", "pids"), "seccomp": ("seccomp",)}
+
+
+def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, elapsed, checks):
     cols = ["floor"] + [rt.label for rt in rts]
     peers = [c for c in cols if c in PEERS]
 
@@ -855,6 +949,10 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
             r = [x for x in r if x]
             if r:
                 s += " " + " · ".join(r)
+            ck = checks.get(c)
+            kind = key.split(" ")[-1]
+            if isinstance(ck, dict) and kind in CHECK_ROW and not all(ck[x] for x in CHECK_ROW[kind]):
+                s += " ⚠not applied"
             cells.append(s)
         out.append(f"| {title} ({unit}) | " + " | ".join(cells) + " |")
     # binary size row
@@ -871,6 +969,17 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
             s += f" {sz / min(pz):.2f}×p · {sz / fz:.0f}×f" if pz else f" {sz / fz:.0f}×f"
         cells.append(s)
     out.append("| binary size | " + " | ".join(cells) + " |")
+    cells = []
+    for c in cols:
+        ck = checks.get(c)
+        if ck is None:
+            cells.append("–")
+        elif isinstance(ck, str):
+            cells.append("check failed")
+        else:
+            cells.append(", ".join(("✓ " if v else "✗ ") + k.replace("_", "-") for k, v in ck.items()))
+    out.append("| config applied? (limits read from the host, status from inside) | "
+               + " | ".join(cells) + " |")
     out.append("")
     fl = samples.get(("floor", "run base"), [])
     if fl:
@@ -897,6 +1006,11 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "helper's few pages; the floor shows that offset. "
                "Floor ratios for the burst rows use "
                f"{a.many}× the floor's median `run`.")
+    out.append("- ⚠not applied: the runtime ran the container but did not apply that row's "
+               "setting (see the last row), so that figure is not comparable.")
+    for label, ck in checks.items():
+        if isinstance(ck, str):
+            out.append(f"- {label}: {ck}")
     for s in skips:
         out.append(f"- {s}")
     for (label, metric), e in sorted(errors.items()):
