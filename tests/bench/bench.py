@@ -867,7 +867,14 @@ def main():
             sizes[rt.label] = (sz, f"{k} musl, stripped")
         else:
             sz, k, stripped = elf_info(rt.binary)
-            sizes[rt.label] = (sz, f"{k}, as installed" + ("" if stripped else ", not stripped"))
+            desc = f"{k}, as installed" + ("" if stripped else ", not stripped")
+            if k == "dynamic":
+                libs = [l.split("=>")[1].split("(")[0].strip() for l in subprocess.run(
+                    ["ldd", rt.binary], capture_output=True, text=True).stdout.splitlines() if "=>" in l]
+                libs = [l for l in libs if l.startswith("/")]
+                lsz = sum(os.stat(l).st_size for l in libs)
+                desc += f"; + {len(libs)} shared libs {fmt(lsz, 'B')} incl. libc"
+            sizes[rt.label] = (sz, desc)
 
     report = render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end,
                     time.monotonic() - t_start, checks)
