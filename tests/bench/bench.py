@@ -575,8 +575,9 @@ def main():
             fn(keep)
         except (Failed, OSError) as e:
             fails[(label, metric)] = fails.get((label, metric), 0) + (3 if "within" in str(e) else 1)
+            if (label, metric) not in errors:
+                log(f"FAIL {label} {metric}: {e}")
             errors[(label, metric)] = str(e)
-            log(f"FAIL {label} {metric}: {e}")
 
     seq = [0]
 
