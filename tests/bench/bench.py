@@ -1,0 +1,1058 @@
+#!/usr/bin/env python3
+"""Timing driver for tests/bench/run: reno side by side with runc, crun, youki and a floor.
+
+Python 3.11, stdlib only. Must run as root on a Linux host with cgroup v1 controllers
+(this project's machines: hybrid v1 + empty-ish cgroup2 at /sys/fs/cgroup/unified).
+
+Why it is built this way:
+- Every runtime is measured in the same run, interleaved (rep by rep, in a shuffled order
+  per rep), after warm-up reps that are thrown away; min and median are reported, never a
+  pass/fail threshold: the machine is shared and noisy.
+- Processes are started with os.posix_spawn (vfork-like, no Python in the child) and timed
+  with perf_counter_ns around spawn + waitpid, so the driver adds the same small constant
+  to every row, the floor included.
+- crun 1.8 refuses this host's hybrid layout because /sys/fs/cgroup/unified/cgroup.controllers
+  is not empty. Everyone (floor and peers alike) is therefore measured inside a private mount
+  namespace where that file is covered by an empty one; the driver switches namespace with
+  setns(2) between invocations (ctypes), so the masked and the host runs interleave too.
+  reno is measured a second time on the host as it is ("reno@host").
+- The driver is a child subreaper, so detached containers' init processes become its
+  children and it can wait for them without polling the runtimes.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+CLONE_NEWNS = 0x00020000
+PR_SET_CHILD_SUBREAPER = 36
+UNIFIED_CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
+CG_ROOT = "/sys/fs/cgroup"
+V1_HIERARCHIES = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"]
+PEERS = ["crun", "runc", "youki"]
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def setns(fd):
+    if libc.setns(fd, CLONE_NEWNS) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"setns(mnt): {os.strerror(e)}")
+
+
+def set_subreaper():
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(e)}")
+
+
+def reap_all():
+    """Reap every zombie child (orphaned container inits); never blocks."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# --------------------------------------------------------------------------- spec
+
+
+def base_config(rootfs, args, cgroups_path):
+    """`runc spec` (runc 1.1) defaults: pid, net, ipc, uts, mount namespaces, no terminal."""
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "cwd": "/",
+            "capabilities": {
+                k: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                for k in ("bounding", "effective", "permitted", "ambient")
+            },
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": rootfs, "readonly": True},
+        "hostname": "bench",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        ],
+        "linux": {
+            "cgroupsPath": cgroups_path,
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"],
+        },
+    }
+
+
+def podman_seccomp_to_oci(profile, caps):
+    """podman/containers-common's seccomp.json -> an OCI linux.seccomp for x86_64.
+
+    Does what containers/common does when it loads the profile: keep a rule when its
+    `includes` (caps, arches, minKernel) match and its `excludes` do not.
+    """
+    caps = set(caps)
+    arch = "amd64"
+    kver = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+
+    def kernel_ok(s):
+        if not s:
+            return True
+        return kver >= tuple(int(x) for x in s.split(".")[:2])
+
+    def matches(cond, neg):
+        if not cond:
+            return not neg
+        hits = []
+        if cond.get("caps"):
+            c = set(cond["caps"])
+            hits.append((c <= caps) if not neg else bool(c & caps))
+        if cond.get("arches"):
+            hits.append(arch in cond["arches"])
+        if cond.get("minKernel"):
+            hits.append(kernel_ok(cond["minKernel"]))
+        if not hits:
+            return not neg
+        return all(hits) if not neg else any(hits)
+
+    archs = []
+    for m in profile.get("archMap") or []:
+        if m["architecture"] == "SCMP_ARCH_X86_64":
+            archs = [m["architecture"]] + m.get("subArchitectures", [])
+    rules = []
+    for r in profile["syscalls"]:
+        if not matches(r.get("includes"), False) or matches(r.get("excludes"), True):
+            continue
+        out = {"names": r["names"], "action": r["action"]}
+        if r.get("args"):
+            out["args"] = r["args"]
+        if r.get("errnoRet") is not None:
+            out["errnoRet"] = r["errnoRet"]
+        rules.append(out)
+    sec = {"defaultAction": profile["defaultAction"], "architectures": archs, "syscalls": rules}
+    if profile.get("defaultErrnoRet") is not None:
+        sec["defaultErrnoRet"] = profile["defaultErrnoRet"]
+    return sec
+
+
+# --------------------------------------------------------------------------- runtimes
+
+
+class Failed(Exception):
+    pass
+
+
+class _Alarm(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Alarm()
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def waitpid_timeout(pid, seconds):
+    """waitpid(pid, 0) that gives up after `seconds` (SIGALRM); None on timeout."""
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return os.waitpid(pid, 0)
+    except _Alarm:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class Runner:
+    """Spawns and times one command; stderr goes to a scratch file read only on failure."""
+
+    def __init__(self, work):
+        self.errpath = os.path.join(work, "stderr.txt")
+        self.errfd = os.open(self.errpath, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        self.nullfd = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        self.env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "XDG_RUNTIME_DIR": os.path.join(work, "xdg")}
+
+    def spawn(self, argv, stdout=None):
+        os.ftruncate(self.errfd, 0)
+        os.lseek(self.errfd, 0, os.SEEK_SET)
+        out = self.nullfd if stdout is None else stdout
+        acts = [(os.POSIX_SPAWN_DUP2, self.nullfd, 0), (os.POSIX_SPAWN_DUP2, out, 1),
+                (os.POSIX_SPAWN_DUP2, self.errfd, 2)]
+        return os.posix_spawn(argv[0], argv, self.env, file_actions=acts)
+
+    def time(self, argv, ok_codes=(0,), timeout=20.0, stdout=None):
+        t0 = time.perf_counter_ns()
+        pid = self.spawn(argv, stdout)
+        r = waitpid_timeout(pid, timeout)
+        t1 = time.perf_counter_ns()
+        if r is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: no exit within {timeout:.0f}s, killed")
+        st = r[1]
+        rc = os.waitstatus_to_exitcode(st)
+        if rc not in ok_codes:
+            os.lseek(self.errfd, 0, os.SEEK_SET)
+            err = os.read(self.errfd, 4000).decode(errors="replace").strip()
+            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: exit {rc}: {err[-300:]}")
+        return (t1 - t0) / 1e6  # ms
+
+    def quiet(self, argv):
+        """Run for cleanup; ignore failures."""
+        try:
+            self.time(argv, ok_codes=range(-64, 256), timeout=10.0)
+        except Failed:
+            pass
+
+
+class Runtime:
+    def __init__(self, label, binary, work, ns_fd, kind):
+        self.label = label          # column name
+        self.kind = kind            # runc | crun | youki | reno
+        self.binary = binary
+        self.ns_fd = ns_fd          # mount namespace to run in
+        self.state = os.path.join(work, "state", label.replace("@", "-"))
+        os.makedirs(self.state, exist_ok=True)
+        self.pidfiles = os.path.join(work, "pids", label.replace("@", "-"))
+        os.makedirs(self.pidfiles, exist_ok=True)
+
+    def cmd(self, *a):
+        return [self.binary, "--root", self.state, *a]
+
+    def run(self, cid, bundle, detach=False):
+        extra = ["-d", "--pid-file", self.pidfile(cid)] if detach else []
+        return self.cmd("run", "--bundle", bundle, *extra, cid)
+
+    def create(self, cid, bundle):
+        return self.cmd("create", "--bundle", bundle, "--pid-file", self.pidfile(cid), cid)
+
+    def start(self, cid):
+        return self.cmd("start", cid)
+
+    def delete(self, cid, force=False):
+        return self.cmd("delete", *(["--force"] if force else []), cid)
+
+    def kill(self, cid, sig="KILL"):
+        return self.cmd("kill", cid, sig)
+
+    def exec(self, cid, args):
+        return self.cmd("exec", cid, *args)
+
+    def pidfile(self, cid):
+        return os.path.join(self.pidfiles, cid)
+
+    def init_pid(self, cid):
+        with open(self.pidfile(cid)) as f:
+            return int(f.read().strip())
+
+
+def wait_exit(pid, timeout=10.0):
+    """Wait for a container init to be gone (it is our child thanks to the subreaper)."""
+    try:
+        if waitpid_timeout(pid, timeout) is None:
+            raise Failed(f"container init {pid} did not exit within {timeout}s")
+        return
+    except ChildProcessError:
+        pass
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.0005)
+    raise Failed(f"container init {pid} did not exit within {timeout}s")
+
+
+# --------------------------------------------------------------------------- cgroup RSS
+
+
+class PeakMem:
+    """Peak memory of every process a runtime starts, via a cgroup v1 memory controller.
+
+    The driver moves itself into /sys/fs/cgroup/memory/reno-bench/rss, resets
+    memory.max_usage_in_bytes, spawns the command and reads the peak after it exits, then
+    moves back. The runtime and all its children (e.g. `runc init`, the container's init
+    before it execs) inherit the cgroup, and the container's own cgroup (cgroupsPath) is a
+    child of it, so the hierarchical peak counts them all at the same instant, not a sum of
+    per-process peaks. Charges made before the move stay where they were (v1 does not move
+    charges by default), so the driver's own memory is not counted; binaries already in the
+    page cache (after warm-up) are not charged again, so this is mostly anonymous memory,
+    page tables and kernel stacks: what the runtime itself costs.
+    """
+
+    def __init__(self):
+        self.dir = os.path.join(CG_ROOT, "memory", "reno-bench", "rss")
+        os.makedirs(self.dir, exist_ok=True)
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, ctl, path = line.rstrip("\n").split(":", 2)
+                if "memory" in ctl.split(","):
+                    self.home = os.path.join(CG_ROOT, "memory", path.lstrip("/"))
+
+    cgroups_parent = "/reno-bench/rss"
+
+    def _join(self, d):
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    def measure(self, fn):
+        self._join(self.dir)
+        try:
+            with open(os.path.join(self.dir, "memory.max_usage_in_bytes"), "w") as f:
+                f.write("0")
+            fn()
+            with open(os.path.join(self.dir, "memory.max_usage_in_bytes")) as f:
+                return int(f.read()) / (1 << 20)  # MiB
+        finally:
+            self._join(self.home)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def build_rootfs(path):
+    if os.path.exists(os.path.join(path, "bin", "busybox")):
+        return
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    out = subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout \
+        if shutil.which("file") else ""
+    if out and "static" not in out:
+        raise SystemExit(f"{busybox} is not static; install busybox-static")
+    for d in ("bin", "proc", "dev", "sys", "tmp", "etc", "root"):
+        os.makedirs(os.path.join(path, d), exist_ok=True)
+    shutil.copy2(busybox, os.path.join(path, "bin", "busybox"))
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            os.symlink("busybox", os.path.join(path, "bin", a))
+
+
+def write_bundle(path, config):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+
+
+def start_masked_ns(work):
+    """A helper process sitting in a private mount ns with the unified controllers masked."""
+    empty = os.path.join(work, "empty")
+    open(empty, "w").close()
+    p = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         f'mount --bind {empty} {UNIFIED_CONTROLLERS} && echo ready && exec sleep 100000'],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = p.stdout.readline().decode().strip()
+    if line != "ready":
+        p.kill()
+        raise SystemExit("could not create the masked mount namespace (unshare/mount failed)")
+    fd = os.open(f"/proc/{p.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    return p, fd
+
+
+def elf_info(path):
+    """(size, 'static'|'dynamic', stripped?) without external tools."""
+    with open(path, "rb") as f:
+        data = f.read()
+    size = len(data)
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return size, "?", None
+    import struct
+    phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
+    phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from("<HHHHH", data, 0x36)
+    interp = any(struct.unpack_from("<I", data, phoff + i * phentsize)[0] == 3 for i in range(phnum))
+    symtab = any(struct.unpack_from("<I", data, shoff + i * shentsize + 4)[0] == 2 for i in range(shnum))
+    return size, "dynamic" if interp else "static", not symtab
+
+
+def cleanup_cgroups():
+    for h in V1_HIERARCHIES + ["unified"]:
+        top = os.path.join(CG_ROOT, h, "reno-bench")
+        if not os.path.isdir(top):
+            continue
+        for dirpath, dirnames, _ in sorted(os.walk(top), key=lambda t: -t[0].count("/")):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
+def strace_summary(path):
+    """'N syscalls (E errors), top: name×count, …' from an strace -c table."""
+    rows = []
+    total = errs = 0
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
+                name = p[-1]
+                calls = int(p[3])
+                e = int(p[4]) if len(p) == 6 else 0
+                rows.append((calls, name))
+            elif p and p[-1] == "total" and len(p) >= 4:
+                total = int(p[3])
+                errs = int(p[4]) if len(p) == 6 else 0
+    rows.sort(reverse=True)
+    top = ", ".join(f"{n}×{c}" for c, n in rows[:6])
+    return f"{total} syscalls ({errs} failed), most: {top}"
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="5 reps, 1 warm-up, 10 containers (CI smoke)")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--many", type=int, default=50, help="containers in the run -d burst")
+    ap.add_argument("--many-reps", type=int, default=3)
+    ap.add_argument("--work", default="/run/reno-bench")
+    ap.add_argument("--disk-state", action="store_true",
+                    help="keep state dirs, bundles and rootfs on --work's own filesystem instead "
+                         "of a tmpfs mounted there (this host's /run is on disk, not tmpfs)")
+    ap.add_argument("--cache", default=os.environ.get("RENO_BENCH_CACHE", os.path.expanduser("~/.cache/reno-bench")))
+    ap.add_argument("--floor", required=True, help="path of the built floor binary")
+    ap.add_argument("--maxrss", required=True, help="path of the built maxrss helper")
+    ap.add_argument("--reno", default=os.environ.get("RENO"), help="reno binary (or $RENO)")
+    ap.add_argument("--reno-skip", default="", help="reason reno is not measured")
+    ap.add_argument("--only", default="", help="comma-separated runtimes to measure (default all found)")
+    ap.add_argument("--out", default="", help="also write the markdown here")
+    ap.add_argument("--json", default="", help="write raw samples here")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--strace", default="", metavar="DIR",
+                    help="after timing, run each runtime's `run` once under strace -c -f into DIR")
+    a = ap.parse_args()
+    if a.quick:
+        a.reps, a.warmup, a.many, a.many_reps = min(a.reps, 5), 1, min(a.many, 10), 1
+    if os.geteuid() != 0:
+        raise SystemExit("run as root (namespaces, cgroups)")
+    random.seed(a.seed)
+
+    work = a.work
+    if os.path.ismount(work):
+        subprocess.run(["umount", "-l", work], check=True)
+    subprocess.run(["rm", "-rf", work], check=True)
+    os.makedirs(work)
+    if not a.disk_state:
+        # Engines keep runtime state under /run, a tmpfs on usual hosts; here /run is on the
+        # disk, where a runtime that fsyncs its state pays for it. Measure the usual case.
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=512m", "reno-bench", work],
+                       check=True)
+    os.makedirs(os.path.join(work, "xdg"), exist_ok=True)
+    cleanup_cgroups()
+    set_subreaper()
+    runner = Runner(work)
+    notes = []
+    skips = []
+
+    # ---- bundles
+    rootfs = os.path.join(work, "rootfs")
+    build_rootfs(rootfs)
+    seccomp_src = os.path.join(a.cache, "seccomp.json")
+    with open(seccomp_src) as f:
+        podman_profile = json.load(f)
+
+    def config(kind, cid):
+        cgpath = f"{PeakMem.cgroups_parent}/{cid}" if kind == "rss" else f"/reno-bench/{cid}"
+        args = ["/bin/sleep", "100000"] if kind == "sleep" else ["/bin/true"]
+        if kind == "check":
+            args = ["/bin/grep", "-E", "^(Seccomp|NoNewPrivs|CapEff):", "/proc/self/status"]
+        c = base_config(rootfs, args, cgpath)
+        if kind in ("cgroup", "check"):
+            c["linux"]["resources"]["memory"] = {"limit": 64 << 20}
+            c["linux"]["resources"]["pids"] = {"limit": 64}
+        if kind in ("seccomp", "check"):
+            c["linux"]["seccomp"] = podman_seccomp_to_oci(
+                podman_profile, c["process"]["capabilities"]["bounding"])
+        return c
+
+    # cgroupsPath differs per container, so each container id gets its own bundle dir;
+    # they are all written before the timed loop (json.dump is not part of any figure).
+    bundles_dir = os.path.join(work, "bundles")
+
+    def bundle(kind, cid):
+        p = os.path.join(bundles_dir, cid)
+        if not os.path.exists(p):
+            write_bundle(p, config(kind, cid))
+        return p
+
+    # ---- runtimes
+    masked_proc, masked_fd = start_masked_ns(work)
+    host_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    notes.append(f"All rows run in a private mount namespace where {UNIFIED_CONTROLLERS} "
+                 "is covered by an empty file (crun 1.8 refuses this host's hybrid layout "
+                 "otherwise); `reno@host` is reno on the host as it is.")
+
+    found = {}
+    for name in PEERS:
+        path = shutil.which(name)
+        if name == "youki":
+            cand = os.path.join(a.cache, "youki", "bin", "youki")
+            path = cand if os.access(cand, os.X_OK) else path
+        if path:
+            found[name] = path
+        else:
+            why = ("not built (tests/bench/install-deps --youki builds it into the cache, ~5 min)"
+                   if name == "youki" else f"{name} not installed (apt-get install {name})")
+            skips.append(f"SKIP {name}: {why}")
+    if a.reno and os.access(a.reno, os.X_OK):
+        found["reno"] = a.reno
+    else:
+        skips.append(f"SKIP reno: {a.reno_skip or 'no binary (set RENO=/path/to/reno)'}")
+    only = set(a.only.split(",")) - {""}
+    rts = []
+    for name in ["crun", "runc", "youki", "reno"]:
+        if name in found and (not only or name in only):
+            rts.append(Runtime(name, found[name], work, masked_fd, name))
+    if "reno" in found and (not only or "reno" in only or "reno@host" in only):
+        rts.append(Runtime("reno@host", found["reno"], work, host_fd, "reno"))
+    for s in skips:
+        log(s)
+
+    cur_ns = [None]
+
+    def enter(fd):
+        if cur_ns[0] != fd:
+            setns(fd)
+            cur_ns[0] = fd
+
+    samples = {}   # (label, metric) -> [values]
+    errors = {}    # (label, metric) -> message
+    fails = {}
+
+    def record(label, metric, v):
+        samples.setdefault((label, metric), []).append(v)
+
+    def guarded(label, metric, fn, keep):
+        if fails.get((label, metric), 0) >= 3:
+            return
+        try:
+            fn(keep)
+        except (Failed, OSError) as e:
+            fails[(label, metric)] = fails.get((label, metric), 0) + (3 if "within" in str(e) else 1)
+            if (label, metric) not in errors:
+                log(f"FAIL {label} {metric}: {e}")
+            errors[(label, metric)] = str(e)
+
+    seq = [0]
+
+    def new_id(rt, tag):
+        seq[0] += 1
+        return f"{tag}{seq[0]}"
+
+    # ---- per-rep measurements (each returns nothing; records when keep)
+    def m_run(rt, kind):
+        def f(keep):
+            cid = new_id(rt, kind[0])
+            b = bundle(kind, cid)
+            enter(rt.ns_fd)
+            try:
+                v = runner.time(rt.run(cid, b))
+            finally:
+                # `run` deletes the container when it exits; clean up if it did not.
+                if os.path.exists(os.path.join(rt.state, cid)):
+                    runner.quiet(rt.delete(cid, force=True))
+                reap_all()
+            if keep:
+                record(rt.label, f"run {kind}", v)
+        return f
+
+    def m_cycle(rt, kind):
+        def f(keep):
+            cid = new_id(rt, kind[0])
+            b = bundle(kind, cid)
+            enter(rt.ns_fd)
+            created = False
+            try:
+                tc = runner.time(rt.create(cid, b))
+                created = True
+                ts = runner.time(rt.start(cid))
+                wait_exit(rt.init_pid(cid))
+                td = runner.time(rt.delete(cid))
+                created = False
+            finally:
+                if created:
+                    runner.quiet(rt.delete(cid, force=True))
+                reap_all()
+            if keep:
+                record(rt.label, f"create {kind}", tc)
+                record(rt.label, f"start {kind}", ts)
+                record(rt.label, f"delete {kind}", td)
+                record(rt.label, f"c+s+d {kind}", tc + ts + td)
+        return f
+
+    peak = PeakMem()
+    maxrss_out = os.path.join(work, "maxrss.txt")
+
+    def with_maxrss(argv):
+        """Run argv under the maxrss helper; returns its ru_maxrss in MiB."""
+        runner.time([a.maxrss, maxrss_out, *argv])
+        with open(maxrss_out) as f:
+            return int(f.read()) / 1024
+
+    def m_rss(rt):
+        def f(keep):
+            cid = new_id(rt, "m")
+            b = bundle("rss", cid)
+            enter(rt.ns_fd)
+            try:
+                hwm = []
+                v = peak.measure(lambda: hwm.append(with_maxrss(rt.create(cid, b))))
+                hwm = hwm[0]
+            finally:
+                runner.quiet(rt.delete(cid, force=True))
+                reap_all()
+            if keep:
+                record(rt.label, "peak RSS create", v)
+                record(rt.label, "maxrss create", hwm)
+        return f
+
+    exec_ids = {}
+
+    def m_exec(rt):
+        def f(keep):
+            enter(rt.ns_fd)
+            if rt.label not in exec_ids:
+                cid = new_id(rt, "x")
+                runner.time(rt.run(cid, bundle("sleep", cid), detach=True))
+                exec_ids[rt.label] = cid
+            v = runner.time(rt.exec(exec_ids[rt.label], ["/bin/true"]))
+            reap_all()
+            if keep:
+                record(rt.label, "exec", v)
+        return f
+
+    def m_floor(args, metric):
+        def f(keep):
+            enter(masked_fd)
+            v = runner.time([a.floor, rootfs, *args])
+            if keep:
+                record("floor", metric, v)
+        return f
+
+    def m_floor_rss(keep):
+        enter(masked_fd)
+        hwm = []
+        v = peak.measure(lambda: hwm.append(with_maxrss([a.floor, rootfs])))
+        if keep:
+            record("floor", "peak RSS create", v)
+            record("floor", "maxrss create", hwm[0])
+
+    # ---- does each runtime apply what the config asks? (else its figures are not comparable)
+    checks = {}
+
+    def check(rt):
+        cid = new_id(rt, "k")
+        b = bundle("check", cid)
+        enter(rt.ns_fd)
+        outp = os.path.join(work, "check.txt")
+        got = {}
+        with open(outp, "w") as out:
+            try:
+                runner.time(rt.create(cid, b), stdout=out.fileno())
+                pid = rt.init_pid(cid)
+                with open(f"/proc/{pid}/cgroup") as f:
+                    cg = {c: p for _, cs, p in (l.rstrip("\n").split(":", 2) for l in f)
+                          for c in cs.split(",")}
+                for ctl, fname, want in (("memory", "memory.limit_in_bytes", str(64 << 20)),
+                                         ("pids", "pids.max", "64")):
+                    try:
+                        with open(os.path.join(CG_ROOT, ctl, cg[ctl].lstrip("/"), fname)) as f:
+                            got[ctl] = f.read().strip() == want
+                    except (OSError, KeyError):
+                        got[ctl] = False
+                runner.time(rt.start(cid))
+                wait_exit(pid)
+                runner.time(rt.delete(cid))
+            except (Failed, OSError) as e:
+                runner.quiet(rt.delete(cid, force=True))
+                checks[rt.label] = f"check failed: {e}"
+                return
+            finally:
+                reap_all()
+        with open(outp) as f:
+            st = dict(l.split(":", 1) for l in f.read().split("\n") if ":" in l)
+        st = {k: v.strip() for k, v in st.items()}
+        got["seccomp"] = st.get("Seccomp") == "2"
+        got["no_new_privs"] = st.get("NoNewPrivs") == "1"
+        got["caps"] = st.get("CapEff") == "0000000020000420"
+        checks[rt.label] = got
+
+    for rt in rts:
+        check(rt)
+        c = checks[rt.label]
+        if isinstance(c, str) or not all(c.values()):
+            log(f"CHECK {rt.label}: {c}")
+
+    kinds = ["base", "cgroup", "seccomp"]
+    tasks = []  # (group, label, metric, fn): one group is shuffled together per rep
+    for kind in kinds:
+        grp = f"run {kind}"
+        tasks.append((grp, "floor", grp, m_floor([], "run base") if kind != "cgroup"
+                      else m_floor(["--proc-cgroups"], "run cgroup")))
+        for rt in rts:
+            tasks.append((grp, rt.label, grp, m_run(rt, kind)))
+        grp = f"cycle {kind}"
+        for rt in rts:
+            tasks.append((grp, rt.label, grp, m_cycle(rt, kind)))
+    tasks.append(("rss", "floor", "rss", m_floor_rss))
+    for rt in rts:
+        tasks.append(("rss", rt.label, "rss", m_rss(rt)))
+        tasks.append(("exec", rt.label, "exec", m_exec(rt)))
+    groups = []
+    for t in tasks:
+        if t[0] not in groups:
+            groups.append(t[0])
+
+    load_start = loadavg()
+    t_start = time.monotonic()
+    total = a.warmup + a.reps
+    for rep in range(total):
+        keep = rep >= a.warmup
+        for g in groups:
+            members = [t for t in tasks if t[0] == g]
+            random.shuffle(members)
+            for _, label, metric, fn in members:
+                guarded(label, metric, fn, keep)
+        log(f"rep {rep + 1}/{total} ({'warm-up' if not keep else 'kept'}) "
+            f"{time.monotonic() - t_start:.0f}s load {loadavg()}")
+
+    # stop the exec containers
+    for rt in rts:
+        if rt.label in exec_ids:
+            enter(rt.ns_fd)
+            cid = exec_ids[rt.label]
+            runner.quiet(rt.kill(cid))
+            try:
+                wait_exit(rt.init_pid(cid))
+            except (Failed, OSError):
+                pass
+            runner.quiet(rt.delete(cid, force=True))
+    reap_all()
+
+    # ---- N containers detached back to back, then all stopped (interleaved by runtime)
+    def m_many(rt):
+        def f(keep):
+            enter(rt.ns_fd)
+            ids = [new_id(rt, "d") for _ in range(a.many)]
+            bs = [bundle("sleep", cid) for cid in ids]
+            started = []
+            try:
+                t0 = time.perf_counter_ns()
+                for cid, b in zip(ids, bs):
+                    runner.time(rt.run(cid, b, detach=True))
+                    started.append(cid)
+                t1 = time.perf_counter_ns()
+                pids = [rt.init_pid(cid) for cid in ids]  # pid files: read, not timed
+                t2 = time.perf_counter_ns()
+                for cid in ids:
+                    runner.time(rt.kill(cid))
+                for cid, pid in zip(ids, pids):
+                    wait_exit(pid)
+                    runner.time(rt.delete(cid))
+                    started.remove(cid)
+                t3 = time.perf_counter_ns()
+            finally:
+                for cid in started:
+                    runner.quiet(rt.delete(cid, force=True))
+                reap_all()
+            if keep:
+                record(rt.label, "many start", (t1 - t0) / 1e6)
+                record(rt.label, "many stop", (t3 - t2) / 1e6)
+                record(rt.label, "many total", (t1 - t0 + t3 - t2) / 1e6)
+        return f
+
+    for rep in range(1 + a.many_reps):
+        order = list(rts)
+        random.shuffle(order)
+        for rt in order:
+            guarded(rt.label, "many", m_many(rt), rep >= 1)
+        log(f"burst rep {rep + 1}/{1 + a.many_reps} (first is warm-up) load {loadavg()}")
+    load_end = loadavg()
+
+    if a.strace:
+        os.makedirs(a.strace, exist_ok=True)
+        strace = shutil.which("strace")
+        for rt in rts:
+            enter(rt.ns_fd)
+            cid = new_id(rt, "s")
+            out = os.path.join(a.strace, f"strace-{rt.label.replace('@', '-')}.txt")
+            try:
+                runner.time([strace, "-f", "-c", "-o", out, *rt.run(cid, bundle("base", cid))])
+                notes.append(f"strace -c -f of `{rt.label} run`: {strace_summary(out)} ({out})")
+            except Failed as e:
+                notes.append(f"strace of {rt.label} failed: {e}")
+            if os.path.exists(os.path.join(rt.state, cid)):
+                runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+
+    # Container inits left behind by failures are our children (subreaper): kill those only.
+    for d in os.listdir(os.path.join(work, "pids")):
+        for name in os.listdir(os.path.join(work, "pids", d)):
+            try:
+                with open(os.path.join(work, "pids", d, name)) as f:
+                    pid = int(f.read().strip() or 0)
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            if pid > 0 and ppid == os.getpid():
+                log(f"killing leftover container init {pid} ({d}/{name})")
+                os.kill(pid, signal.SIGKILL)
+    reap_all()
+    enter(host_fd)
+    masked_proc.kill()
+    masked_proc.wait()
+    reap_all()
+    cleanup_cgroups()
+    if not a.disk_state:
+        subprocess.run(["umount", "-l", work], check=False)
+
+    # ---- sizes
+    sizes = {}
+    fsz, fkind, _ = elf_info(a.floor)
+    sizes["floor"] = (fsz, f"{fkind} musl, stripped")
+    for rt in rts:
+        if rt.label == "reno@host":
+            continue
+        if rt.kind == "reno":
+            tmp = os.path.join(work, "reno.stripped")
+            shutil.copy2(rt.binary, tmp)
+            subprocess.run(["strip", "--strip-all", tmp], check=False)
+            sz, k, _ = elf_info(tmp)
+            sizes[rt.label] = (sz, f"{k} musl, stripped")
+        else:
+            sz, k, stripped = elf_info(rt.binary)
+            desc = f"{k}, as installed" + ("" if stripped else ", not stripped")
+            if k == "dynamic":
+                libs = [l.split("=>")[1].split("(")[0].strip() for l in subprocess.run(
+                    ["ldd", rt.binary], capture_output=True, text=True).stdout.splitlines() if "=>" in l]
+                libs = [l for l in libs if l.startswith("/")]
+                lsz = sum(os.stat(l).st_size for l in libs)
+                desc += f"; + {len(libs)} shared libs {fmt(lsz, 'B')} incl. libc"
+            sizes[rt.label] = (sz, desc)
+
+    report = render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end,
+                    time.monotonic() - t_start, checks)
+    print(report)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(report + "\n")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"samples": {f"{k[0]}|{k[1]}": v for k, v in samples.items()},
+                       "errors": {f"{k[0]}|{k[1]}": v for k, v in errors.items()},
+                       "sizes": sizes}, f, indent=1)
+    return 0
+
+
+# --------------------------------------------------------------------------- output
+
+ROWS = [
+    # metric key, row title, unit, floor reference metric (None: no ratio to floor)
+    ("run base", "`run` /bin/true (whole lifecycle)", "ms", "run base"),
+    ("create base", "  `create`", "ms", "run base"),
+    ("start base", "  `start`", "ms", "run base"),
+    ("delete base", "  `delete`", "ms", "run base"),
+    ("c+s+d base", "  create+start+delete", "ms", "run base"),
+    ("run cgroup", "`run` + memory & pids limits", "ms", "run cgroup"),
+    ("create cgroup", "  `create`", "ms", "run cgroup"),
+    ("start cgroup", "  `start`", "ms", "run cgroup"),
+    ("delete cgroup", "  `delete`", "ms", "run cgroup"),
+    ("run seccomp", "`run` + podman seccomp profile", "ms", "run base"),
+    ("create seccomp", "  `create`", "ms", "run base"),
+    ("start seccomp", "  `start`", "ms", "run base"),
+    ("delete seccomp", "  `delete`", "ms", "run base"),
+    ("exec", "`exec` /bin/true into a running container", "ms", "run base"),
+    ("peak RSS create", "peak memory of all runtime processes during `create` (cgroup)", "MiB", "peak RSS create"),
+    ("maxrss create", "  largest single-process RSS during `create` (ru_maxrss)", "MiB", "maxrss create"),
+    ("many start", "N× `run -d` back to back", "s", "many"),
+    ("many stop", "then all stopped (kill, wait, delete)", "s", "many"),
+    ("many total", "  total", "s", "many"),
+]
+
+
+def fmt(v, unit):
+    if unit == "s":
+        return f"{v / 1000:.2f}"
+    if unit == "B":
+        return f"{v / 1024:.0f}K" if v < 1 << 20 else f"{v / (1 << 20):.2f}M"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+CHECK_ROW = {"cgroup": ("memory", "pids"), "seccomp": ("seccomp",)}
+
+
+def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, elapsed, checks):
+    cols = ["floor"] + [rt.label for rt in rts]
+    peers = [c for c in cols if c in PEERS]
+
+    def med(label, metric):
+        v = samples.get((label, metric))
+        return statistics.median(v) if v else None
+
+    floor_run = med("floor", "run base")
+    out = []
+    out.append(f"## reno vs runc / crun / youki: {a.reps} reps after {a.warmup} warm-up, interleaved"
+               + (" (QUICK mode: smoke test, figures not meaningful)" if a.quick else ""))
+    out.append("")
+    out.append("Cell: **median** [min] ×fastest peer's median · ×floor's median. "
+               "Times in ms unless the row says s; `floor` column, cgroup rows: the floor with "
+               "/proc mount + create/join/remove 8 v1 cgroups.")
+    out.append("")
+    out.append("| measurement | " + " | ".join(cols) + " |")
+    out.append("|---|" + "---|" * len(cols))
+    for key, title, unit, fref in ROWS:
+        if key.startswith("many"):
+            title = title.replace("N×", f"{a.many}×")
+        cells = []
+        pm = [med(p, key) for p in peers if med(p, key) is not None]
+        best_peer = min(pm) if pm else None
+        if fref == "many":
+            fr = floor_run * a.many if floor_run else None
+        else:
+            fr = med("floor", fref)
+        for c in cols:
+            v = samples.get((c, key))
+            if not v:
+                cells.append("FAIL" if (c, _task_of(key)) in errors else "–")
+                continue
+            m, lo = statistics.median(v), min(v)
+            s = f"**{fmt(m, unit)}** [{fmt(lo, unit)}]"
+            r = []
+            r.append(f"{m / best_peer:.2f}×p" if best_peer and c != "floor" else "")
+            r.append(f"{m / fr:.1f}×f" if fr and c != "floor" else "")
+            r = [x for x in r if x]
+            if r:
+                s += " " + " · ".join(r)
+            ck = checks.get(c)
+            kind = key.split(" ")[-1]
+            if isinstance(ck, dict) and kind in CHECK_ROW and not all(ck[x] for x in CHECK_ROW[kind]):
+                s += " ⚠not applied"
+            cells.append(s)
+        out.append(f"| {title} ({unit}) | " + " | ".join(cells) + " |")
+    # binary size row
+    cells = []
+    pz = [sizes[p][0] for p in peers if p in sizes]
+    fz = sizes.get("floor", (None,))[0]
+    for c in cols:
+        if c not in sizes:
+            cells.append("–" if c != "reno@host" else "(same)")
+            continue
+        sz, k = sizes[c]
+        s = f"**{fmt(sz, 'B')}** ({k})"
+        if c != "floor":
+            s += f" {sz / min(pz):.2f}×p · {sz / fz:.0f}×f" if pz else f" {sz / fz:.0f}×f"
+        cells.append(s)
+    out.append("| binary size | " + " | ".join(cells) + " |")
+    cells = []
+    for c in cols:
+        ck = checks.get(c)
+        if ck is None:
+            cells.append("–")
+        elif isinstance(ck, str):
+            cells.append("check failed")
+        else:
+            cells.append(", ".join(("✓ " if v else "✗ ") + k.replace("_", "-") for k, v in ck.items()))
+    out.append("| config applied? (limits read from the host, status from inside) | "
+               + " | ".join(cells) + " |")
+    out.append("")
+    fl = samples.get(("floor", "run base"), [])
+    if fl:
+        q = statistics.quantiles(fl, n=4) if len(fl) >= 2 else [fl[0]] * 3
+        out.append(f"Noise: floor `run` min {min(fl):.2f} / median {statistics.median(fl):.2f} / "
+                   f"max {max(fl):.2f} ms, IQR {q[0]:.2f}–{q[2]:.2f} ms "
+                   f"(spread max/min {max(fl) / min(fl):.1f}×); load average {load_start} at start, "
+                   f"{load_end} at end; {os.cpu_count()} CPUs, kernel {platform.release()}; "
+                   f"{elapsed:.0f} s in all.")
+    for n in notes:
+        out.append(f"- {n}")
+    out.append("- State dirs (--root), bundles and rootfs: " + (
+        f"on the disk under {a.work} (--disk-state)." if a.disk_state else
+        f"a tmpfs mounted on {a.work}, as /run is on usual hosts (this host's /run is on the "
+        "disk; --disk-state measures that)."))
+    out.append("- Config: `runc spec` defaults (pid, net, ipc, uts, mount namespaces; read-only "
+               "rootfs; /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys, /sys/fs/cgroup; masked "
+               "and read-only paths; 3 caps; no terminal), busybox-static rootfs, "
+               "cgroupsPath /reno-bench/<id>. cgroup rows add memory.limit 64 MiB and pids.limit 64; "
+               "seccomp rows add containers-common's seccomp.json converted for x86_64.")
+    out.append("- Peak memory: cgroup v1 memory.max_usage_in_bytes of a cgroup holding the runtime "
+               "and (nested) the container's cgroup, reset before each `create`; the floor row is "
+               "the plain floor measured the same way. It counts anonymous memory, page tables, "
+               "kernel stacks and newly charged pages, not binaries and libraries already in the "
+               "page cache. The ru_maxrss row (wait4, through the small static tests/bench/maxrss "
+               "helper) is the largest RSS of the runtime process or a child it waited for, "
+               "shared file pages included: what /usr/bin/time reports. Both rows include the "
+               "helper's few pages; the floor shows that offset. "
+               "Floor ratios for the burst rows use "
+               f"{a.many}× the floor's median `run`.")
+    out.append("- ⚠not applied: the runtime ran the container but did not apply that row's "
+               "setting (see the last row), so that figure is not comparable.")
+    for label, ck in checks.items():
+        if isinstance(ck, str):
+            out.append(f"- {label}: {ck}")
+    for s in skips:
+        out.append(f"- {s}")
+    for (label, metric), e in sorted(errors.items()):
+        out.append(f"- FAIL {label} {metric} (last error): {e}")
+    return "\n".join(out)
+
+
+def _task_of(key):
+    kind = key.split(" ")[-1]
+    if key.startswith(("create", "start", "delete", "c+s+d")):
+        return f"cycle {kind}"
+    if key.startswith(("peak", "maxrss")):
+        return "rss"
+    if key.startswith("many"):
+        return "many"
+    return key
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+/*
+ * The floor: the least a runtime must do to run /bin/true in a container, so
+ * that every runtime's figure can be read as "how far above the floor".
+ *
+ *   floor ROOTFS                clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET),
+ *                               make / private, bind ROOTFS, pivot_root, execve
+ *   floor ROOTFS --proc-cgroups as above, plus: mount /proc in the container,
+ *                               and create + join + remove one cgroup in each of
+ *                               the 8 v1 hierarchies of this host (what runtimes
+ *                               do for a container's cgroup)
+ *
+ * Build: musl-gcc -static -O2 -o floor floor.c   (tests/bench/run does it)
+ * Exit status: the container's, or 100+step on a failure (message on stderr).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+
+static const char *const hierarchies[] = {
+	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+};
+#define NH (sizeof(hierarchies) / sizeof(hierarchies[0]))
+
+static const char *rootfs;
+static int with_proc_cgroups;
+static int sync_pipe[2];
+
+static void die(const char *what, const char *arg, int code)
+{
+	fprintf(stderr, "floor: %s %s: %s\n", what, arg ? arg : "", strerror(errno));
+	_exit(code);
+}
+
+static int child(void *arg)
+{
+	char buf[1], path[4096];
+	(void)arg;
+	if (with_proc_cgroups) {
+		close(sync_pipe[1]);
+		if (read(sync_pipe[0], buf, 1) != 1)
+			die("wait for parent", NULL, 101);
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		die("make / private", NULL, 102);
+	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL))
+		die("bind", rootfs, 103);
+	if (with_proc_cgroups) {
+		snprintf(path, sizeof path, "%s/proc", rootfs);
+		if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+			die("mount proc on", path, 104);
+	}
+	if (chdir(rootfs))
+		die("chdir", rootfs, 105);
+	if (syscall(SYS_pivot_root, ".", "."))
+		die("pivot_root", rootfs, 106);
+	if (umount2(".", MNT_DETACH))
+		die("umount old root", NULL, 107);
+	char *argv[] = {"/bin/true", NULL};
+	char *envp[] = {"PATH=/bin", NULL};
+	execve(argv[0], argv, envp);
+	die("execve", argv[0], 108);
+	return 0;
+}
+
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, strlen(val)) < 0)
+		die("write", path, 110);
+	close(fd);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[256];
+	int fd = open(from, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	if (fd < 0 || (n = read(fd, buf, sizeof buf - 1)) < 0)
+		die("read", from, 111);
+	close(fd);
+	buf[n] = 0;
+	write_file(to, buf);
+}
+
+int main(int argc, char **argv)
+{
+	static char stack[64 * 1024];
+	char dirs[NH][256], path[4096], pid[32];
+	int status;
+	size_t i;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: floor ROOTFS [--proc-cgroups]\n");
+		return 2;
+	}
+	rootfs = argv[1];
+	with_proc_cgroups = argc > 2 && !strcmp(argv[2], "--proc-cgroups");
+
+	if (with_proc_cgroups) {
+		for (i = 0; i < NH; i++) {
+			snprintf(dirs[i], sizeof dirs[i], "/sys/fs/cgroup/%s/reno-bench-floor-%d",
+				 hierarchies[i], getpid());
+			if (mkdir(dirs[i], 0755) && errno != EEXIST)
+				die("mkdir", dirs[i], 112);
+		}
+		/* A v1 cpuset cgroup starts with no cpus/mems: nothing can join it. */
+		for (i = 0; i < NH; i++) {
+			if (strcmp(hierarchies[i], "cpuset"))
+				continue;
+			snprintf(path, sizeof path, "%s/cpuset.cpus", dirs[i]);
+			copy_file("/sys/fs/cgroup/cpuset/cpuset.cpus", path);
+			snprintf(path, sizeof path, "%s/cpuset.mems", dirs[i]);
+			copy_file("/sys/fs/cgroup/cpuset/cpuset.mems", path);
+		}
+		if (pipe2(sync_pipe, O_CLOEXEC))
+			die("pipe", NULL, 113);
+	}
+
+	pid_t c = clone(child, stack + sizeof stack, NS_FLAGS | SIGCHLD, NULL);
+	if (c < 0)
+		die("clone", NULL, 114);
+
+	if (with_proc_cgroups) {
+		snprintf(pid, sizeof pid, "%d", c);
+		for (i = 0; i < NH; i++) {
+			snprintf(path, sizeof path, "%s/cgroup.procs", dirs[i]);
+			write_file(path, pid);
+		}
+		close(sync_pipe[0]);
+		if (write(sync_pipe[1], "x", 1) != 1)
+			die("release child", NULL, 115);
+		close(sync_pipe[1]);
+	}
+	if (waitpid(c, &status, 0) < 0)
+		die("waitpid", NULL, 116);
+	if (with_proc_cgroups)
+		for (i = 0; i < NH; i++)
+			if (rmdir(dirs[i]))
+				die("rmdir", dirs[i], 117);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
