@@ -146,12 +146,12 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     let saved = match state::load(&dir) {
+        // pid 0: the create died before its first save (we hold its lock now).
+        Ok(s) if s.pid <= 0 => return salvage(&dir, id),
         Ok(s) => s,
         Err(e) if force => {
-            // Unreadable state: remove what we can find by convention, report, carry on.
-            log::warn!("{e}; removing the state dir anyway");
-            let _ = Cgroup::open(&format!("/reno/{id}")).destroy();
-            return state::remove(&dir);
+            log::warn!("{e}; removing the container anyway");
+            return salvage(&dir, id);
         }
         Err(e) => return Err(e),
     };
@@ -192,25 +192,48 @@ fn kill_everything(saved: &Saved) {
     }
 }
 
+/// A container without a usable state.json (a create killed before its first save, or a
+/// corrupt file): its init's pid is unknown, but its cgroup is not. Find the cgroup the way
+/// create named it (from the frozen config copy), kill everything in it, remove it and the
+/// state dir. No hooks: the container never got as far as to need its poststop ones.
+fn salvage(dir: &Path, id: &str) -> Result<()> {
+    let cgroups_path =
+        saved_spec(dir).and_then(|s| s.linux().as_ref().and_then(|l| l.cgroups_path().clone()));
+    let path = crate::cgroups::container_path(cgroups_path.as_deref(), id)
+        .or_else(|_| crate::cgroups::container_path(None, id))?;
+    let cg = Cgroup::open(&path);
+    for pid in cg.pids().unwrap_or_default() {
+        let _ = signal::kill(pid, signal::SIGKILL);
+    }
+    if cg.is_frozen() {
+        let _ = cg.set_frozen(false);
+    }
+    remove_cgroup(&cg)?;
+    state::remove(dir)
+}
+
+/// Remove the cgroup; processes leave it a moment after they die: retry briefly on EBUSY.
+fn remove_cgroup(cg: &Cgroup) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cg.destroy() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.errno == Some(rustix::io::Errno::BUSY) && Instant::now() < deadline => {
+                for pid in cg.pids().unwrap_or_default() {
+                    let _ = signal::kill(pid, signal::SIGKILL);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Remove the cgroup and the state dir, then run poststop hooks (failures are warnings).
 fn destroy(dir: &Path, saved: &Saved) -> Result<()> {
     let spec = saved_spec(dir);
     if !saved.cgroup.is_empty() {
-        let cg = Cgroup::open(&saved.cgroup);
-        // Processes leave the cgroup a moment after they die: retry briefly on EBUSY.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match cg.destroy() {
-                Ok(()) => break,
-                Err(e) if e.errno == Some(rustix::io::Errno::BUSY) && Instant::now() < deadline => {
-                    for pid in cg.pids().unwrap_or_default() {
-                        let _ = signal::kill(pid, signal::SIGKILL);
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        remove_cgroup(&Cgroup::open(&saved.cgroup))?;
     }
     state::remove(dir)?;
     if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {

@@ -181,6 +181,16 @@ fn from_json(bytes: &[u8]) -> Result<Saved> {
             .to_string()
     };
     let r = v.get("reno").cloned().unwrap_or(Value::Null);
+    // A pid that does not fit would wrap (4294967297 → 1) and `delete --force` would
+    // SIGKILL that process: refuse it like any other corruption.
+    let pid = match v.get("pid").map(Value::as_i64) {
+        None => 0,
+        Some(Some(p)) if (0..=i32::MAX as i64).contains(&p) => p as i32,
+        Some(_) => {
+            return Err(Error::new(Kind::Failed, "read state")
+                .detail("corrupt state file: pid is not a valid process id"))
+        }
+    };
     let id = s("id");
     if id.is_empty() {
         return Err(Error::new(Kind::Failed, "read state").detail("corrupt state file: no id"));
@@ -190,7 +200,7 @@ fn from_json(bytes: &[u8]) -> Result<Saved> {
         oci_version: s("ociVersion"),
         bundle: PathBuf::from(s("bundle")),
         rootfs: PathBuf::from(s("rootfs")),
-        pid: v.get("pid").and_then(Value::as_i64).unwrap_or(0) as i32,
+        pid,
         start_time: r.get("startTime").and_then(Value::as_u64).unwrap_or(0),
         created: s("created"),
         owner: s("owner"),

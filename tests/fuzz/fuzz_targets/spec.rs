@@ -1,0 +1,6 @@
+#![no_main]
+//! libFuzzer entry for the `spec` target (see ../targets.rs).
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::spec(data));
