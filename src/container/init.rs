@@ -90,6 +90,9 @@ fn expect(ch: &mut Channel, what: &str) -> Result<Msg> {
 }
 
 fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
+    // Every inherited fd but stdio and the preserved ones is closed at exec (reno's own are
+    // all O_CLOEXEC already). Done first, before a seccomp profile could forbid close_range.
+    linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("mark inherited fds close-on-exec")?;
     let spec = ctx.spec;
     let process = spec
         .process()
@@ -491,7 +494,6 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
         )?;
     }
     signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
-    linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("close_range")?;
     // As close to execve as possible, so the profile need allow little of reno's own work.
     if let Some(prog) = ctx.seccomp.filter(|_| nnp_of(ctx)) {
         let _listener = crate::seccomp::load(prog)?;

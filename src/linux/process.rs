@@ -189,13 +189,41 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
 }
 
 /// Mark every fd from `first` up close-on-exec (close_range with CLOSE_RANGE_CLOEXEC), so
-/// no host fd reaches the container's program (CVE-2024-21626).
+/// no host fd reaches the container's program (CVE-2024-21626). Kernels before 5.11 lack
+/// that flag: then walk /proc/self/fd.
 pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: integers only.
-    unsafe { syscall!(Sysno::close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }
-        .map(|_| ())
-        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    let r = unsafe { syscall!(Sysno::close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    match r {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.into_raw() == Errno::NOSYS.raw_os_error()
+                || e.into_raw() == Errno::INVAL.raw_os_error() =>
+        {
+            cloexec_from_proc(first)
+        }
+        Err(e) => Err(Errno::from_raw_os_error(e.into_raw())),
+    }
+}
+
+fn cloexec_from_proc(first: u32) -> Result<(), Errno> {
+    let dir = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds.into_iter().filter(|&fd| fd >= first as i32) {
+        // SAFETY: the fd is only borrowed for the fcntl; one that was the directory
+        // iterator's and is already closed fails with EBADF, which is ignored.
+        let b = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
+        match rustix::io::fcntl_setfd(b, rustix::io::FdFlags::CLOEXEC) {
+            Ok(()) | Err(Errno::BADF) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// `execve(path, argv, envp)`; returns only on failure.
