@@ -319,6 +319,15 @@ mod tests {
     }
 
     #[test]
+    fn exec_cpu_affinity_is_still_validated() {
+        // oci-spec checks this field with `regex`, served by the regex-lite shim.
+        let ok = br#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"execCPUAffinity":{"initial":"0-3,5"}}}"#;
+        assert!(parse(ok).is_ok());
+        let bad = br#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"execCPUAffinity":{"initial":"0-a"}}}"#;
+        assert!(parse(bad).is_err());
+    }
+
+    #[test]
     fn sysctl_rules() {
         let all = |_t: LinuxNamespaceType| true;
         let none = |_t: LinuxNamespaceType| false;
