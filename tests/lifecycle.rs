@@ -545,3 +545,42 @@ fn version_and_features() {
         .iter()
         .any(|o| o == "rro"));
 }
+
+#[test]
+fn create_without_process_then_start_errors() {
+    require_root!();
+    let mut b = Bundle::new("noproc");
+    if let Some(o) = b.config.as_object_mut() {
+        o.remove("process");
+    }
+    let out = b.create();
+    assert!(
+        out.status.success(),
+        "create without process must succeed: {}",
+        stderr(&out)
+    );
+    assert_eq!(b.status(), "created");
+    let out = b.reno(&["start", &b.id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("without process"), "{}", stderr(&out));
+    assert_eq!(b.status(), "created", "a refused start must have no effect");
+    assert!(b.reno(&["delete", "--force", &b.id]).status.success());
+    b.assert_no_leftovers();
+}
+
+#[test]
+fn poststart_failure_is_a_warning_and_the_container_runs() {
+    require_root!();
+    let mut b = Bundle::new("poststart");
+    let log = b.dir.join("ran");
+    b.config["hooks"] = json!({"poststart": [
+        {"path": "/bin/false"},
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", log.display())]}
+    ]});
+    b.sh("echo ran-program");
+    let (code, out, err) = b.run();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "ran-program\n");
+    assert!(err.contains("poststart hook #0 /bin/false"), "{err}");
+    assert!(log.exists(), "the second poststart hook must still run");
+}

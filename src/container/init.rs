@@ -73,9 +73,8 @@ struct Ready {
     /// The state dir (O_PATH), kept across the root switch to open the fifo in it: after the
     /// switch to a non-root user, /proc/self/fd is no longer ours to traverse.
     state_dir: OwnedFd,
-    exe: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
+    /// Program, argv and envp; None for a container created without `process`.
+    exec: Option<(CString, Vec<CString>, Vec<CString>)>,
     state_json: String,
 }
 
@@ -94,10 +93,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     // all O_CLOEXEC already). Done first, before a seccomp profile could forbid close_range.
     linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("mark inherited fds close-on-exec")?;
     let spec = ctx.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::invalid("config", "process: missing"))?;
+    let process = spec.process().as_ref();
     let linux_cfg = spec.linux().as_ref();
 
     // Join a user namespace first: it owns the others we join.
@@ -212,6 +208,15 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         rustix::system::setdomainname(d.as_bytes()).ctx("setdomainname")?;
     }
+    let Some(process) = process else {
+        // Created without a process (allowed by runtime-spec): `start` refuses it, so the
+        // init just waits on the fifo until the container is deleted.
+        return Ok(Ready {
+            state_dir,
+            exec: None,
+            state_json,
+        });
+    };
     apply_process_attrs(spec, process)?;
 
     let (exe, argv, envp) = exec_args(process)?;
@@ -232,9 +237,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     }
     Ok(Ready {
         state_dir,
-        exe,
-        argv,
-        envp,
+        exec: Some((exe, argv, envp)),
         state_json,
     })
 }
@@ -486,6 +489,12 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     rustix::io::write(&fifo, b"0").ctx("write exec fifo")?;
     drop(fifo);
     drop(r.state_dir);
+    let Some((exe, argv, envp)) = r.exec else {
+        return Err(Error::invalid(
+            "start",
+            "the container has no process to run",
+        ));
+    };
     if let Some(h) = ctx.spec.hooks() {
         hooks::run_all(
             "startContainer",
@@ -498,6 +507,6 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     if let Some(prog) = ctx.seccomp.filter(|_| nnp_of(ctx)) {
         let _listener = crate::seccomp::load(prog)?;
     }
-    let e = linux::process::execve(&r.exe, &r.argv, &r.envp);
-    Err(Error::sys(format!("exec {:?}", r.exe), e))
+    let e = linux::process::execve(&exe, &argv, &envp);
+    Err(Error::sys(format!("exec {exe:?}"), e))
 }

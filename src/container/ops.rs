@@ -55,18 +55,19 @@ pub fn start(g: &Globals, id: &str) -> Result<()> {
     start_created(&dir, &saved)
 }
 
-/// Release the init waiting on the fifo, then run poststart hooks (a failing one stops the
-/// container, as runc does).
+/// Release the init waiting on the fifo, then run poststart hooks: a failing one is a
+/// warning and the rest still run (runtime-spec; runc kills the container instead).
 fn start_created(dir: &Path, saved: &Saved) -> Result<()> {
+    let spec = saved_spec(dir);
+    if spec.as_ref().is_some_and(|s| s.process().is_none()) {
+        return Err(wrong_state(
+            "cannot start a container without process (config.json has none)".into(),
+        ));
+    }
     release_init(dir, saved)?;
-    if let Some(spec) = saved_spec(dir) {
-        if let Some(h) = spec.hooks() {
-            let json = state::to_json(saved, Status::Running).to_string();
-            if let Err(e) = hooks::run_all("poststart", h.poststart().as_ref(), &json) {
-                let _ = signal::kill(saved.pid, signal::SIGKILL);
-                return Err(e);
-            }
-        }
+    if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
+        let json = state::to_json(saved, Status::Running).to_string();
+        hooks::run_all_warn("poststart", h.poststart().as_ref(), &json);
     }
     Ok(())
 }

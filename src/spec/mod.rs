@@ -82,11 +82,10 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 .unwrap_err())
         }
     }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| invalid("process", "missing"))?;
-    validate_process(process)?;
+    // `process` is optional at create (runtime-spec); `start` refuses a container without one.
+    if let Some(process) = spec.process() {
+        validate_process(process)?;
+    }
 
     let linux = spec.linux().as_ref();
     let mut seen = HashSet::new();
