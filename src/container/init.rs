@@ -40,6 +40,8 @@ pub struct InitCtx<'a> {
     /// The caller's signal mask, restored before exec (`run` blocks signals to forward them).
     pub sigmask: linux::signal::SigMask,
     pub preserve_fds: u32,
+    /// `--no-new-keyring`: keep the caller's session keyring.
+    pub no_new_keyring: bool,
     /// The compiled `linux.seccomp` filter, loaded just before execve.
     pub seccomp: Option<&'a crate::seccomp::Program>,
 }
@@ -123,6 +125,13 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
             rustix::fs::Uid::ROOT,
         )
         .ctx("setresuid 0 in user namespace")?;
+    }
+    if !ctx.no_new_keyring {
+        match linux::process::join_new_session_keyring() {
+            // Kernels without keys, or a seccomp'd caller: carry on as runc does.
+            Ok(()) | Err(rustix::io::Errno::NOSYS) | Err(rustix::io::Errno::ACCESS) => {}
+            Err(e) => return Err(Error::sys("join a new session keyring", e)),
+        }
     }
     if ctx.new_cgroupns {
         // After the parent put us in our cgroup, so that it becomes our cgroup root.

@@ -251,3 +251,13 @@ pub fn execve(
         Err(e) => Errno::from_raw_os_error(e.into_raw()),
     }
 }
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a fresh anonymous session keyring, so the
+/// container does not share the caller's keys.
+pub fn join_new_session_keyring() -> Result<(), Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: u64 = 1;
+    // SAFETY: a NULL name pointer asks for an anonymous keyring; no memory is passed.
+    unsafe { syscall!(Sysno::keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
