@@ -455,3 +455,41 @@ fn new_session_keyring_unless_asked_not_to() {
         "the container shares the caller's session keyring"
     );
 }
+
+/// CVE-2019-5736 class: until execve the container's init is a copy of reno; it is
+/// non-dumpable, so no process of the container's user can open its /proc/<pid>/exe or
+/// memory. The kernel shows it: a non-dumpable task's /proc/<pid> belongs to root. (Here
+/// the switch to uid 1000 alone would also clear it; reno sets it for uid-0 containers too.)
+#[test]
+fn waiting_init_is_not_dumpable() {
+    require_root!();
+    use std::os::unix::fs::MetadataExt;
+    let mut b = Bundle::new("dumpable");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.args(&["sleep", "100"]);
+    let out = b.create();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let state: serde_json::Value =
+        serde_json::from_slice(&b.reno(&["state", &b.id]).stdout).expect("state");
+    let pid = state["pid"].as_i64().expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert_eq!(
+        common::status_field(&status, "Uid"),
+        Some("1000\t1000\t1000\t1000"),
+        "the waiting init already runs as the user"
+    );
+    let lmeta = std::fs::symlink_metadata(format!("/proc/{pid}/exe")).expect("lstat exe");
+    assert_eq!(
+        lmeta.uid(),
+        0,
+        "the waiting init is dumpable: its /proc entries belong to its user"
+    );
+    assert!(b.reno(&["start", &b.id]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let lmeta = std::fs::symlink_metadata(format!("/proc/{pid}/exe")).expect("lstat exe");
+    assert_eq!(
+        lmeta.uid(),
+        1000,
+        "after execve the user's program is dumpable again"
+    );
+}

@@ -126,6 +126,13 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         )
         .ctx("setresuid 0 in user namespace")?;
     }
+    // Until execve this process is a copy of reno: keep every other process (one of the
+    // container's, once it has some) from opening /proc/<pid>/exe or its memory
+    // (CVE-2019-5736). execve makes the user's program dumpable again. Done after the
+    // parent's writes to /proc/<pid>/{uid_map,oom_score_adj}, which this would block for
+    // an unprivileged parent.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .ctx("prctl(PR_SET_DUMPABLE, 0)")?;
     if !ctx.no_new_keyring {
         match linux::process::join_new_session_keyring() {
             // Kernels without keys, or a seccomp'd caller: carry on as runc does.
