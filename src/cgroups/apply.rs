@@ -180,7 +180,12 @@ impl Cgroup {
     }
 
     /// `memory.checkBeforeUpdate`: refuse a limit below what the cgroup already uses.
-    fn check_before_update(&self, r: &LinuxResources, on_v1: &[&str], on_v2: &[&str]) -> Result<()> {
+    fn check_before_update(
+        &self,
+        r: &LinuxResources,
+        on_v1: &[&str],
+        on_v2: &[&str],
+    ) -> Result<()> {
         let Some(m) = r.memory() else { return Ok(()) };
         let Some(limit) = m.limit().filter(|&l| l > 0) else {
             return Ok(());
@@ -192,7 +197,8 @@ impl Cgroup {
             self.v1_dir("memory")
                 .and_then(|d| read_u64(&d.join("memory.usage_in_bytes")))
         } else if on_v2.contains(&"memory") {
-            self.v2().and_then(|(_, d)| read_u64(&d.join("memory.current")))
+            self.v2()
+                .and_then(|(_, d)| read_u64(&d.join("memory.current")))
         } else {
             None
         };
@@ -233,7 +239,11 @@ impl Cgroup {
     }
 
     /// Device rules: v1 devices.deny/allow, else a BPF program on the v2 dir.
-    fn apply_devices(&self, config: &[LinuxDeviceCgroup], nodes: &[(char, u32, u32)]) -> Result<()> {
+    fn apply_devices(
+        &self,
+        config: &[LinuxDeviceCgroup],
+        nodes: &[(char, u32, u32)],
+    ) -> Result<()> {
         let rules = devices::rules(config, nodes)?;
         if let Some(dir) = self.v1_dir("devices") {
             for (file, line) in devices::v1_writes(&rules) {
@@ -293,7 +303,7 @@ fn split(r: &LinuxResources, keep: &[&str], with_unified: bool) -> LinuxResource
     let has = |c: &str| keep.contains(&c);
     let mut out = LinuxResources::default();
     if has("memory") {
-        out.set_memory(r.memory().clone());
+        out.set_memory(*r.memory());
     }
     if let Some(cpu) = r.cpu() {
         let mut c = LinuxCpu::default();
@@ -309,7 +319,7 @@ fn split(r: &LinuxResources, keep: &[&str], with_unified: bool) -> LinuxResource
         out.set_cpu(Some(c));
     }
     if has("pids") {
-        out.set_pids(r.pids().clone());
+        out.set_pids(*r.pids());
     }
     if has("blkio") {
         out.set_block_io(r.block_io().clone());
@@ -342,10 +352,11 @@ fn write_knob(dir: &Path, k: &Knob) -> Result<()> {
         Ok(()) => {}
         Err(e) if k.flags & RETRY_LATER != 0 && e.raw_os_error() == Some(22) => return Ok(()),
         Err(e) => {
-            let mut err = match Err::<(), _>(e).ctx_path(&format!("set {} to {:?}", k.file, k.value), &f) {
-                Err(err) => err,
-                Ok(()) => return Ok(()),
-            };
+            let mut err =
+                match Err::<(), _>(e).ctx_path(&format!("set {} to {:?}", k.file, k.value), &f) {
+                    Err(err) => err,
+                    Ok(()) => return Ok(()),
+                };
             if k.file.starts_with("memory.") && err.errno == Some(rustix::io::Errno::BUSY) {
                 let usage = read_u64(&dir.join("memory.usage_in_bytes"))
                     .or_else(|| read_u64(&dir.join("memory.current")));

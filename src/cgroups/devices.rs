@@ -59,14 +59,14 @@ pub const DEFAULT_ALLOWED: &[RuleSpec] = &[
         minor: None,
         access: "m",
     },
-    Rule::allow_c(Some(1), Some(3), "rwm"),  // null
-    Rule::allow_c(Some(1), Some(8), "rwm"),  // random
-    Rule::allow_c(Some(1), Some(7), "rwm"),  // full
-    Rule::allow_c(Some(5), Some(0), "rwm"),  // tty
-    Rule::allow_c(Some(1), Some(5), "rwm"),  // zero
-    Rule::allow_c(Some(1), Some(9), "rwm"),  // urandom
-    Rule::allow_c(Some(136), None, "rwm"),   // pts
-    Rule::allow_c(Some(5), Some(2), "rwm"),  // ptmx
+    Rule::allow_c(Some(1), Some(3), "rwm"), // null
+    Rule::allow_c(Some(1), Some(8), "rwm"), // random
+    Rule::allow_c(Some(1), Some(7), "rwm"), // full
+    Rule::allow_c(Some(5), Some(0), "rwm"), // tty
+    Rule::allow_c(Some(1), Some(5), "rwm"), // zero
+    Rule::allow_c(Some(1), Some(9), "rwm"), // urandom
+    Rule::allow_c(Some(136), None, "rwm"),  // pts
+    Rule::allow_c(Some(5), Some(2), "rwm"), // ptmx
 ];
 
 fn num(v: Option<i64>, what: &str) -> Result<Option<u32>> {
@@ -89,12 +89,19 @@ pub fn from_spec(d: &LinuxDeviceCgroup) -> Result<Rule> {
         Some(t) => {
             return Err(Error::invalid(
                 "linux.resources.devices",
-                format!("device type {:?} cannot be controlled (a, b or c)", t.as_str()),
+                format!(
+                    "device type {:?} cannot be controlled (a, b or c)",
+                    t.as_str()
+                ),
             ))
         }
     };
     let access = d.access().clone().unwrap_or_else(|| "rwm".into());
-    let access = if access.is_empty() { "rwm".into() } else { access };
+    let access = if access.is_empty() {
+        "rwm".into()
+    } else {
+        access
+    };
     if access.chars().any(|c| !"rwm".contains(c)) {
         return Err(Error::invalid(
             "linux.resources.devices",
@@ -248,7 +255,11 @@ pub fn bpf_program(rules: &[Rule]) -> Vec<Insn> {
 /// Run the program the way the kernel would (for tests): 1 = allow.
 pub fn interpret(prog: &[Insn], typ: char, major: u32, minor: u32, access: &str) -> Option<i64> {
     let t = if typ == 'b' { DEV_BLOCK } else { DEV_CHAR } as u64;
-    let ctx = [(access_bits(access) as u64) << 16 | t, major as u64, minor as u64];
+    let ctx = [
+        (access_bits(access) as u64) << 16 | t,
+        major as u64,
+        minor as u64,
+    ];
     let mut r = [0u64; 11];
     let mut pc = 0usize;
     while pc < prog.len() {

@@ -117,7 +117,10 @@ pub fn bad(field: &str, detail: impl Into<String>) -> Error {
 /// Memory sizes: -1 (unlimited) or a byte count.
 pub fn check_mem(field: &str, v: Option<i64>) -> Result<()> {
     match v {
-        Some(n) if n < -1 => Err(bad(field, format!("{n} is negative (use -1 for unlimited)"))),
+        Some(n) if n < -1 => Err(bad(
+            field,
+            format!("{n} is negative (use -1 for unlimited)"),
+        )),
         _ => Ok(()),
     }
 }
@@ -172,7 +175,10 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
         }
         for (name, v) in [("cpus", cpu.cpus()), ("mems", cpu.mems())] {
             if let Some(v) = v {
-                if !v.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '-') {
+                if !v
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == '-')
+                {
                     return Err(bad(
                         &format!("cpu.{name}"),
                         format!("{v:?} is not a list like 0-2,4"),
@@ -223,7 +229,10 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
             ));
         }
         if h.limit() < 0 {
-            return Err(bad("hugepageLimits", format!("limit {} is negative", h.limit())));
+            return Err(bad(
+                "hugepageLimits",
+                format!("limit {} is negative", h.limit()),
+            ));
         }
     }
     for (k, _) in r.unified().iter().flatten() {
@@ -239,7 +248,10 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
 
 fn check_dev(field: &str, major: i64, minor: i64) -> Result<()> {
     if major < 0 || minor < 0 || major > u32::MAX as i64 || minor > u32::MAX as i64 {
-        return Err(bad(field, format!("device {major}:{minor} is out of range")));
+        return Err(bad(
+            field,
+            format!("device {major}:{minor} is out of range"),
+        ));
     }
     Ok(())
 }
@@ -305,8 +317,10 @@ mod tests {
         ] {
             assert!(validate(&res(j)).is_err(), "{j} accepted");
         }
-        validate(&res(r#"{"memory":{"limit":-1,"swap":-1},"cpu":{"quota":-1,"cpus":"0-1"}}"#))
-            .unwrap();
+        validate(&res(
+            r#"{"memory":{"limit":-1,"swap":-1},"cpu":{"quota":-1,"cpus":"0-1"}}"#,
+        ))
+        .unwrap();
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub enum Layout {
 /// The layout of `hs` (from `hierarchies()`); `None` when no cgroup is mounted at all.
 pub fn layout(hs: &[Hierarchy]) -> Option<Layout> {
     let v2 = hs.iter().any(|h| h.v2);
-    let v1 = hs.iter().any(|h| !h.v2 && h.controllers.iter().any(|c| !c.starts_with("name=")));
+    let v1 = hs
+        .iter()
+        .any(|h| !h.v2 && h.controllers.iter().any(|c| !c.starts_with("name=")));
     match (v1, v2) {
         (true, true) => Some(Layout::Hybrid),
         (true, false) => Some(Layout::Legacy),
@@ -184,7 +186,8 @@ impl Cgroup {
         let hs: Vec<Hierarchy> = cg.dirs.iter().map(|(h, _)| h.clone()).collect();
         if layout(&hs) == Some(Layout::Unified) {
             if let Some((m, _)) = cg.v2() {
-                let offered = std::fs::read_to_string(m.join("cgroup.controllers")).unwrap_or_default();
+                let offered =
+                    std::fs::read_to_string(m.join("cgroup.controllers")).unwrap_or_default();
                 for c in offered.split_whitespace() {
                     let name = if c == "io" { "blkio" } else { c };
                     if let Some(name) = knob::static_name(name) {
@@ -208,7 +211,7 @@ impl Cgroup {
         Ok(())
     }
 
-        /// Freeze (`true`) or thaw every process: v1 freezer.state, or v2 cgroup.freeze.
+    /// Freeze (`true`) or thaw every process: v1 freezer.state, or v2 cgroup.freeze.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
         for (h, dir) in &self.dirs {
             let (file, value) = if !h.v2 && h.controllers.iter().any(|c| c == "freezer") {
@@ -239,7 +242,10 @@ impl Cgroup {
             if std::time::Instant::now() > deadline {
                 return Err(Error::failed(
                     "freeze cgroup",
-                    format!("tasks did not {} within 2 s", if frozen { "freeze" } else { "thaw" }),
+                    format!(
+                        "tasks did not {} within 2 s",
+                        if frozen { "freeze" } else { "thaw" }
+                    ),
                 )
                 .path(f));
             }
@@ -304,7 +310,11 @@ pub fn apply_config(cg: &Cgroup, linux: Option<&oci_spec::runtime::Linux>) -> Re
                 LinuxDeviceType::C | LinuxDeviceType::U => 'c',
                 _ => return None,
             };
-            Some((t, u32::try_from(d.major()).ok()?, u32::try_from(d.minor()).ok()?))
+            Some((
+                t,
+                u32::try_from(d.major()).ok()?,
+                u32::try_from(d.minor()).ok()?,
+            ))
         })
         .collect();
     let empty = oci_spec::runtime::LinuxResources::default();

@@ -45,8 +45,10 @@ pub fn blkio_v1(s: &str) -> Vec<Value> {
             let mut f = l.split_whitespace();
             let (dev, op, v) = (f.next()?, f.next()?, f.next()?);
             let (ma, mi) = dev.split_once(':')?;
-            Some(json!({"major": ma.parse::<u64>().ok()?, "minor": mi.parse::<u64>().ok()?,
-                        "op": op, "value": v.parse::<u64>().ok()?}))
+            Some(
+                json!({"major": ma.parse::<u64>().ok()?, "minor": mi.parse::<u64>().ok()?,
+                        "op": op, "value": v.parse::<u64>().ok()?}),
+            )
         })
         .collect()
 }
@@ -206,7 +208,9 @@ impl Cgroup {
         };
         for size in page_sizes() {
             let v = if v2 {
-                let ev = flat_keyed(&read(&d.join(format!("hugetlb.{size}.events"))).unwrap_or_default());
+                let ev = flat_keyed(
+                    &read(&d.join(format!("hugetlb.{size}.events"))).unwrap_or_default(),
+                );
                 if !d.join(format!("hugetlb.{size}.current")).exists() {
                     continue;
                 }
@@ -228,12 +232,17 @@ impl Cgroup {
             let efd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)
                 .ctx("create eventfd")?;
             let ctl_path = d.join("memory.oom_control");
-            let ctl = rustix::fs::open(&ctl_path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-                .ctx_path("open", &ctl_path)?;
+            let ctl = rustix::fs::open(
+                &ctl_path,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ctx_path("open", &ctl_path)?;
             use std::os::fd::AsRawFd;
             let line = format!("{} {}", efd.as_raw_fd(), ctl.as_raw_fd());
             let ec = d.join("cgroup.event_control");
-            crate::linux::fs::write_file(&ec, line.as_bytes()).ctx_path("register OOM eventfd", &ec)?;
+            crate::linux::fs::write_file(&ec, line.as_bytes())
+                .ctx_path("register OOM eventfd", &ec)?;
             return Ok(OomWatch::V1 { efd, _ctl: ctl });
         }
         let events = self
@@ -255,9 +264,16 @@ fn oom_kills(p: &Path) -> u64 {
 /// Hugepage sizes of the machine as cgroup files name them (2MB, 1GB).
 pub fn page_sizes() -> Vec<String> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/sys/kernel/mm/hugepages").into_iter().flatten().flatten() {
+    for e in std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let n = e.file_name().to_string_lossy().into_owned();
-        let Some(kb) = n.strip_prefix("hugepages-").and_then(|s| s.strip_suffix("kB")) else {
+        let Some(kb) = n
+            .strip_prefix("hugepages-")
+            .and_then(|s| s.strip_suffix("kB"))
+        else {
             continue;
         };
         let Ok(kb) = kb.parse::<u64>() else { continue };
@@ -291,8 +307,14 @@ impl OomWatch {
     pub fn take(&mut self) -> u64 {
         match self {
             OomWatch::V1 { efd, .. } => {
-                let mut fds = [rustix::event::PollFd::new(efd, rustix::event::PollFlags::IN)];
-                let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+                let mut fds = [rustix::event::PollFd::new(
+                    efd,
+                    rustix::event::PollFlags::IN,
+                )];
+                let zero = rustix::time::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
                 if !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0) {
                     return 0;
                 }

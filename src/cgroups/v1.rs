@@ -114,7 +114,11 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
         }
         for wd in b.weight_device().iter().flatten() {
             if let Some(w) = wd.weight() {
-                k.push(knob("blkio", wdf, format!("{}:{} {w}", wd.major(), wd.minor())));
+                k.push(knob(
+                    "blkio",
+                    wdf,
+                    format!("{}:{} {w}", wd.major(), wd.minor()),
+                ));
             }
             if let Some(w) = wd.leaf_weight() {
                 k.push(knob(
@@ -125,10 +129,22 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
             }
         }
         for (file, list) in [
-            ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
-            ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
-            ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
-            ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
+            (
+                "blkio.throttle.read_bps_device",
+                b.throttle_read_bps_device(),
+            ),
+            (
+                "blkio.throttle.write_bps_device",
+                b.throttle_write_bps_device(),
+            ),
+            (
+                "blkio.throttle.read_iops_device",
+                b.throttle_read_iops_device(),
+            ),
+            (
+                "blkio.throttle.write_iops_device",
+                b.throttle_write_iops_device(),
+            ),
         ] {
             for td in list.iter().flatten() {
                 k.push(knob(
@@ -221,7 +237,10 @@ mod tests {
         assert_eq!(files(j, shrink)[0], p("memory.limit_in_bytes", "4194304"));
         assert_eq!(
             files(r#"{"memory":{"limit":-1}}"#, env),
-            [p("memory.memsw.limit_in_bytes", "-1"), p("memory.limit_in_bytes", "-1")]
+            [
+                p("memory.memsw.limit_in_bytes", "-1"),
+                p("memory.limit_in_bytes", "-1")
+            ]
         );
     }
 

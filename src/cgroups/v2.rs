@@ -37,10 +37,16 @@ pub fn swap_to_v2(swap: i64, memory: i64) -> Result<i64> {
         return Ok(swap);
     }
     if memory == 0 || memory == -1 {
-        return Err(bad("memory.swap", "unable to set swap limit without memory limit"));
+        return Err(bad(
+            "memory.swap",
+            "unable to set swap limit without memory limit",
+        ));
     }
     if swap < memory {
-        return Err(bad("memory.swap", "memory+swap limit should be >= memory limit"));
+        return Err(bad(
+            "memory.swap",
+            "memory+swap limit should be >= memory limit",
+        ));
     }
     Ok(swap - memory)
 }
@@ -67,7 +73,11 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
             s => s,
         };
         if let Some(s) = swap_str {
-            let skip = if s == "max" || s == "0" { SKIP_MISSING } else { 0 };
+            let skip = if s == "max" || s == "0" {
+                SKIP_MISSING
+            } else {
+                0
+            };
             k.push(knob("memory", "memory.swap.max", s).with(skip));
         }
         if let Some(v) = num(limit) {
@@ -100,7 +110,9 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
         }
         let quota = cpu.quota().unwrap_or(0);
         let period = cpu.period().unwrap_or(0);
-        let burst = cpu.burst().map(|b| knob("cpu", "cpu.max.burst", b.to_string()));
+        let burst = cpu
+            .burst()
+            .map(|b| knob("cpu", "cpu.max.burst", b.to_string()));
         if let Some(b) = &burst {
             let late = if quota != 0 { RETRY_LATER } else { 0 };
             k.push(b.clone().with(late));
@@ -136,7 +148,11 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
             if env.bfq {
                 k.push(knob("blkio", "io.bfq.weight", w.to_string()));
             } else {
-                k.push(knob("blkio", "io.weight", blkio_to_io_weight(w).to_string()));
+                k.push(knob(
+                    "blkio",
+                    "io.weight",
+                    blkio_to_io_weight(w).to_string(),
+                ));
             }
         }
         if b.leaf_weight().is_some() {
@@ -216,7 +232,10 @@ mod tests {
     fn memory() {
         let e = Env::default();
         assert_eq!(
-            files(r#"{"memory":{"limit":1048576,"swap":3145728,"reservation":524288}}"#, e),
+            files(
+                r#"{"memory":{"limit":1048576,"swap":3145728,"reservation":524288}}"#,
+                e
+            ),
             [
                 p("memory.swap.max", "2097152"),
                 p("memory.max", "1048576"),

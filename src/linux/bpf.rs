@@ -102,7 +102,14 @@ pub fn attach_cgroup_device(cgroup_dir: impl AsFd, prog: impl AsFd) -> Result<()
     };
     let size = std::mem::size_of::<AttachAttr>();
     // SAFETY: attr is a live, initialised AttachAttr of `size` bytes; both fds are open.
-    unsafe { syscall!(Sysno::bpf, BPF_PROG_ATTACH, &attr as *const _ as usize, size) }
-        .map(|_| ())
-        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    unsafe {
+        syscall!(
+            Sysno::bpf,
+            BPF_PROG_ATTACH,
+            &attr as *const _ as usize,
+            size
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
 }
