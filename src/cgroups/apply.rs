@@ -221,6 +221,7 @@ impl Cgroup {
             return Ok(());
         };
         let mut cur = mount.to_path_buf();
+        let mut first_err = None;
         let comps: Vec<_> = rel.components().collect();
         for comp in comps {
             let f = cur.join("cgroup.subtree_control");
@@ -230,12 +231,17 @@ impl Cgroup {
                 if name == "cgroup" || have.split_whitespace().any(|h| h == name) {
                     continue;
                 }
-                linux::fs::write_file(&f, format!("+{name}").as_bytes())
-                    .ctx_path(&format!("enable the {name} controller"), &f)?;
+                // Go on with the others: one refusal (cpu with realtime tasks) must not
+                // keep the rest disabled.
+                let r = linux::fs::write_file(&f, format!("+{name}").as_bytes())
+                    .ctx_path(&format!("enable the {name} controller"), &f);
+                if let (Err(e), None) = (r, &first_err) {
+                    first_err = Some(e);
+                }
             }
             cur.push(comp);
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Device rules: v1 devices.deny/allow, else a BPF program on the v2 dir.
@@ -246,10 +252,24 @@ impl Cgroup {
     ) -> Result<()> {
         let rules = devices::rules(config, nodes)?;
         if let Some(dir) = self.v1_dir("devices") {
+            // Two opens, then one write per rule (the kernel takes one rule per write).
+            let open = |name: &str| {
+                let f = dir.join(name);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&f)
+                    .ctx_path("open device rules", &f)
+                    .map(|h| (h, f))
+            };
+            let (mut allow, mut deny) = (open("devices.allow")?, open("devices.deny")?);
             for (file, line) in devices::v1_writes(&rules) {
-                let f = dir.join(file);
-                linux::fs::write_file(&f, line.as_bytes())
-                    .ctx_path(&format!("set device rule {line:?}"), &f)?;
+                let (h, f) = if file == "devices.allow" {
+                    (&mut allow.0, &allow.1)
+                } else {
+                    (&mut deny.0, &deny.1)
+                };
+                std::io::Write::write_all(h, line.as_bytes())
+                    .ctx_path(&format!("set device rule {line:?}"), f)?;
             }
             return Ok(());
         }

@@ -188,13 +188,12 @@ impl Cgroup {
             if let Some((m, _)) = cg.v2() {
                 let offered =
                     std::fs::read_to_string(m.join("cgroup.controllers")).unwrap_or_default();
-                for c in offered.split_whitespace() {
-                    let name = if c == "io" { "blkio" } else { c };
-                    if let Some(name) = knob::static_name(name) {
-                        if let Err(e) = cg.enable_v2(&[name]) {
-                            log::debug!("{e}");
-                        }
-                    }
+                let names: Vec<&'static str> = offered
+                    .split_whitespace()
+                    .filter_map(|c| knob::static_name(if c == "io" { "blkio" } else { c }))
+                    .collect();
+                if let Err(e) = cg.enable_v2(&names) {
+                    log::debug!("{e}");
                 }
             }
         }

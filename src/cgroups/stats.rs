@@ -243,7 +243,11 @@ impl Cgroup {
             let ec = d.join("cgroup.event_control");
             crate::linux::fs::write_file(&ec, line.as_bytes())
                 .ctx_path("register OOM eventfd", &ec)?;
-            return Ok(OomWatch::V1 { efd, _ctl: ctl });
+            return Ok(OomWatch::V1 {
+                efd,
+                _ctl: ctl,
+                ctl_path,
+            });
         }
         let events = self
             .v2()
@@ -290,8 +294,15 @@ pub fn page_sizes() -> Vec<String> {
 }
 
 pub enum OomWatch {
-    V1 { efd: OwnedFd, _ctl: OwnedFd },
-    V2 { events: Option<PathBuf>, seen: u64 },
+    V1 {
+        efd: OwnedFd,
+        _ctl: OwnedFd,
+        ctl_path: PathBuf,
+    },
+    V2 {
+        events: Option<PathBuf>,
+        seen: u64,
+    },
 }
 
 impl OomWatch {
@@ -306,7 +317,7 @@ impl OomWatch {
     /// OOM events since the last call (never blocks).
     pub fn take(&mut self) -> u64 {
         match self {
-            OomWatch::V1 { efd, .. } => {
+            OomWatch::V1 { efd, ctl_path, .. } => {
                 let mut fds = [rustix::event::PollFd::new(
                     efd,
                     rustix::event::PollFlags::IN,
@@ -319,10 +330,15 @@ impl OomWatch {
                     return 0;
                 }
                 let mut buf = [0u8; 8];
-                match rustix::io::read(&*efd, &mut buf) {
+                let n = match rustix::io::read(&*efd, &mut buf) {
                     Ok(8) => u64::from_ne_bytes(buf),
                     _ => 0,
+                };
+                // The kernel also signals the eventfd when the cgroup is removed.
+                if !ctl_path.exists() {
+                    return 0;
                 }
+                n
             }
             OomWatch::V2 { events, seen } => {
                 let Some(p) = events else { return 0 };

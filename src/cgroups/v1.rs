@@ -31,14 +31,18 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
         if limit == -1 && swap == 0 && env.memsw {
             swap = -1;
         }
-        let mem = knob("memory", "memory.limit_in_bytes", limit_str(limit));
-        let sw = knob("memory", "memory.memsw.limit_in_bytes", limit_str(swap));
+        if swap == -1 && !env.memsw {
+            // Unlimited swap is all there is without swap accounting.
+            swap = 0;
+        }
         if swap != 0 && !env.memsw {
             return Err(bad(
                 "memory.swap",
                 "swap accounting is off in this kernel (no memory.memsw.limit_in_bytes)",
             ));
         }
+        let mem = knob("memory", "memory.limit_in_bytes", limit_str(limit));
+        let sw = knob("memory", "memory.memsw.limit_in_bytes", limit_str(swap));
         match (limit != 0, swap != 0) {
             // memsw must stay >= limit at every step: raise memsw first when growing.
             (true, true) if swap == -1 || env.mem_limit < swap as u64 => k.extend([sw, mem]),
