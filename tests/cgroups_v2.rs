@@ -212,3 +212,77 @@ fn v2_pause_resume_update_events() {
     assert!(out.status.success());
     b.assert_no_leftovers();
 }
+
+/// On a hybrid host, a private mount namespace that sees only the cgroup2 mount (at
+/// /sys/fs/cgroup) is a pure-v2 layout with just the controllers the unified hierarchy holds
+/// (hugetlb here). That runs reno's v2 path for real on this machine: detection, controller
+/// enabling, the BPF device program inside a container, cgroup.freeze, cleanup.
+#[test]
+fn v2_path_in_a_private_cgroup2_only_mount_namespace() {
+    require_root!();
+    use reno::cgroups::{hierarchies, layout, Layout};
+    let hs = hierarchies();
+    let Some(v2) = hs.iter().find(|h| h.v2) else {
+        eprintln!("SKIP: v2_path_in_a_private_cgroup2_only_mount_namespace: no cgroup2 mount");
+        return;
+    };
+    if layout(&hs) != Some(Layout::Hybrid) || !std::path::Path::new("/usr/bin/unshare").exists() {
+        eprintln!("SKIP: v2_path_in_a_private_cgroup2_only_mount_namespace: needs a hybrid host and unshare(1)");
+        return;
+    }
+    let mut b = Bundle::new("v2sim");
+    let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = caps.clone();
+    }
+    b.sh("mknod /tmp/t c 10 200; cat /tmp/t 2>&1 | head -1; echo x > /dev/null && echo null-ok; while :; do echo x >> /tmp/c; done");
+    b.config["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}],
+        "unified": {"cgroup.max.descendants": "3"}});
+    b.write_config();
+    let mut umounts = String::new();
+    for h in hs.iter().filter(|h| !h.v2) {
+        umounts.push_str(&format!("umount {} && ", h.mount_point.display()));
+    }
+    let reno = format!("{} --root {}", reno_bin().display(), b.root.display());
+    let id = &b.id;
+    let script = format!(
+        "set -e; {umounts} umount {v2m} && mount -t cgroup2 none /sys/fs/cgroup
+        {reno} create --bundle {bundle} {id}; {reno} start {id}; sleep 0.5
+        cat /sys/fs/cgroup/reno/{id}/cgroup.max.descendants
+        {reno} pause {id}; echo state=$({reno} state {id} | grep -o '\"status\": \"[a-z]*\"')
+        cat /sys/fs/cgroup/reno/{id}/cgroup.freeze
+        a=$(wc -c < {rootfs}/tmp/c); sleep 0.3; b=$(wc -c < {rootfs}/tmp/c); [ $a -gt 0 ] && [ $a = $b ] && echo counter-stopped
+        {reno} resume {id}; sleep 0.3; c=$(wc -c < {rootfs}/tmp/c); [ $c -gt $b ] && echo counter-moves
+        {reno} ps --format json {id}
+        {reno} delete --force {id}; [ -e /sys/fs/cgroup/reno/{id} ] || echo cgroup-gone",
+        v2m = v2.mount_point.display(),
+        bundle = b.dir.display(),
+        rootfs = b.rootfs().display(),
+    );
+    let out = Command::new("/usr/bin/unshare")
+        .args(["-m", "--propagation", "private", "/bin/sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("unshare");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let all = format!("stdout:\n{text}\nstderr:\n{err}");
+    assert!(out.status.success(), "{all}");
+    assert!(
+        text.contains("can't open '/tmp/t': Operation not permitted"),
+        "{all}"
+    );
+    assert!(text.contains("null-ok"), "{all}");
+    assert!(
+        text.contains("\n3\n") || text.starts_with("3\n"),
+        "unified key: {all}"
+    );
+    assert!(text.contains("state=\"status\": \"paused\""), "{all}");
+    assert!(
+        text.contains("\n1\ncounter-stopped\ncounter-moves\n"),
+        "{all}"
+    );
+    assert!(text.contains("cgroup-gone"), "{all}");
+}

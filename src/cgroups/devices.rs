@@ -240,12 +240,19 @@ pub fn bpf_program(rules: &[Rule]) -> Vec<Insn> {
         block.push(ins(ALU64_MOV_K, 0, 0, 0, r.allow as i32));
         block.push(ins(JMP_EXIT, 0, 0, 0, 0));
         let n = block.len();
+        let mut tests = 0;
         for (i, insn) in block.iter_mut().enumerate() {
             if matches!(insn.code, JMP_JNE_K | JMP_JNE_X | JMP_JEQ_K) {
                 insn.off = (n - i - 1) as i16;
+                tests += 1;
             }
         }
         p.extend(block);
+        if tests == 0 {
+            // Matches everything: what follows could never run, and the verifier refuses
+            // unreachable instructions.
+            return p;
+        }
     }
     p.push(ins(ALU64_MOV_K, 0, 0, 0, 0));
     p.push(ins(JMP_EXIT, 0, 0, 0, 0));
@@ -324,6 +331,21 @@ mod tests {
         assert_eq!(run('b', 8, 0, "r"), 0, "/dev/sda read");
         assert_eq!(run('b', 8, 0, "m"), 1, "mknod of a block device");
         assert_eq!(run('c', 10, 229, "rwm"), 0, "fuse: m yes but rw no");
+    }
+
+    /// The verifier refuses unreachable instructions: nothing after a catch-all rule.
+    #[test]
+    fn bpf_stops_at_a_catch_all_rule() {
+        let mut rs = vec![rule(false, None, None, None, "rwm")];
+        rs.extend(rules(&[], &[]).unwrap());
+        let p = bpf_program(&rs);
+        assert_eq!(p[p.len() - 2], ins(ALU64_MOV_K, 0, 0, 0, 0));
+        assert_eq!(p.iter().filter(|i| i.code == JMP_EXIT).count(), 11);
+        assert_eq!(interpret(&p, 'c', 10, 200, "r"), Some(0));
+        assert_eq!(interpret(&p, 'c', 1, 3, "rw"), Some(1));
+        let all = bpf_program(&[rule(true, None, None, None, "rwm")]);
+        assert_eq!(all.len(), 8);
+        assert_eq!(interpret(&all, 'b', 8, 0, "rwm"), Some(1));
     }
 
     #[test]
