@@ -39,11 +39,6 @@ Commands:
   delete    delete a stopped container (--force: any container)
   list      list containers
   spec      write a default config.json
-  pause     freeze every process of a container
-  resume    thaw a paused container
-  update    change a container's resource limits
-  ps        list a container's processes
-  events    print a container's stats and OOM events as JSON
   features  print the features document (what reno recognises)
 
 Global options:
