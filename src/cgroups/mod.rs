@@ -7,9 +7,41 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::LinuxResources;
-
 use crate::error::{Context, Error, Result};
+
+mod apply;
+pub mod devices;
+pub mod knob;
+pub mod stats;
+pub mod v1;
+pub mod v2;
+
+pub use apply::attach_device_filter;
+
+/// How the host mounts cgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One cgroup2 hierarchy holds every controller.
+    Unified,
+    /// Only v1 hierarchies.
+    Legacy,
+    /// v1 controllers plus a cgroup2 mount (systemd's /sys/fs/cgroup/unified).
+    Hybrid,
+}
+
+/// The layout of `hs` (from `hierarchies()`); `None` when no cgroup is mounted at all.
+pub fn layout(hs: &[Hierarchy]) -> Option<Layout> {
+    let v2 = hs.iter().any(|h| h.v2);
+    let v1 = hs
+        .iter()
+        .any(|h| !h.v2 && h.controllers.iter().any(|c| !c.starts_with("name=")));
+    match (v1, v2) {
+        (true, true) => Some(Layout::Hybrid),
+        (true, false) => Some(Layout::Legacy),
+        (false, true) => Some(Layout::Unified),
+        (false, false) => None,
+    }
+}
 
 /// One mounted hierarchy: where it is and what it controls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +180,23 @@ impl Cgroup {
                 inherit_cpuset(&h.mount_point, dir)?;
             }
         }
+        // On a pure v2 host enable what the root offers down the container's path (as
+        // runc does) so stats and later `update`s find their files; a controller that
+        // can't be enabled is only an error once a limit asks for it.
+        let hs: Vec<Hierarchy> = cg.dirs.iter().map(|(h, _)| h.clone()).collect();
+        if layout(&hs) == Some(Layout::Unified) {
+            if let Some((m, _)) = cg.v2() {
+                let offered =
+                    std::fs::read_to_string(m.join("cgroup.controllers")).unwrap_or_default();
+                let names: Vec<&'static str> = offered
+                    .split_whitespace()
+                    .filter_map(|c| knob::static_name(if c == "io" { "blkio" } else { c }))
+                    .collect();
+                if let Err(e) = cg.enable_v2(&names) {
+                    log::debug!("{e}");
+                }
+            }
+        }
         Ok(cg)
     }
 
@@ -161,61 +210,6 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply resource limits (the subset this stub knows; the full set lives in the
-    /// resource-control issue).
-    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
-        if let Some(pids) = resources.pids() {
-            let v = if pids.limit() > 0 {
-                pids.limit().to_string()
-            } else {
-                "max".to_string()
-            };
-            self.write_knob("pids", "pids.max", &v)?;
-        }
-        if let Some(mem) = resources.memory() {
-            if let Some(limit) = mem.limit() {
-                let v = if limit > 0 {
-                    limit.to_string()
-                } else {
-                    "-1".to_string()
-                };
-                self.write_v1_or_v2("memory", "memory.limit_in_bytes", "memory.max", &v)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn write_v1_or_v2(
-        &self,
-        controller: &str,
-        v1_file: &str,
-        v2_file: &str,
-        value: &str,
-    ) -> Result<()> {
-        for (h, dir) in &self.dirs {
-            if !h.v2 && h.controllers.iter().any(|c| c == controller) {
-                let f = dir.join(v1_file);
-                return crate::linux::fs::write_file(&f, value.as_bytes())
-                    .ctx_path("set cgroup limit", &f);
-            }
-        }
-        for (h, dir) in &self.dirs {
-            if h.v2 && dir.join(v2_file).exists() {
-                let f = dir.join(v2_file);
-                return crate::linux::fs::write_file(&f, value.as_bytes())
-                    .ctx_path("set cgroup limit", &f);
-            }
-        }
-        Err(Error::failed(
-            "set cgroup limit",
-            format!("the {controller} controller is not available on this kernel"),
-        ))
-    }
-
-    fn write_knob(&self, controller: &str, file: &str, value: &str) -> Result<()> {
-        self.write_v1_or_v2(controller, file, file, value)
-    }
-
     /// Freeze (`true`) or thaw every process: v1 freezer.state, or v2 cgroup.freeze.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
         for (h, dir) in &self.dirs {
@@ -227,8 +221,8 @@ impl Cgroup {
                 continue;
             };
             let f = dir.join(file);
-            return crate::linux::fs::write_file(&f, value.as_bytes())
-                .ctx_path("freeze cgroup", &f);
+            crate::linux::fs::write_file(&f, value.as_bytes()).ctx_path("freeze cgroup", &f)?;
+            return self.wait_frozen(frozen, &f);
         }
         Err(Error::failed(
             "freeze cgroup",
@@ -236,6 +230,30 @@ impl Cgroup {
         ))
     }
 
+    /// v1 goes through FREEZING and v2 reports through cgroup.events: wait (up to 2 s) until
+    /// every task has stopped, so `pause` returning means paused.
+    fn wait_frozen(&self, frozen: bool, f: &Path) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            if self.is_frozen() == frozen {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::failed(
+                    "freeze cgroup",
+                    format!(
+                        "tasks did not {} within 2 s",
+                        if frozen { "freeze" } else { "thaw" }
+                    ),
+                )
+                .path(f));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Whether the cgroup is frozen: v1 freezer.state is FROZEN, or v2 cgroup.events
+    /// says `frozen 1`.
     pub fn is_frozen(&self) -> bool {
         for (h, dir) in &self.dirs {
             if !h.v2 && h.controllers.iter().any(|c| c == "freezer") {
@@ -275,4 +293,30 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// What `create` applies: `linux.resources` (if any) and the device rules, which every
+/// container gets (runc's default allow list, plus an allow for each `linux.devices` node).
+pub fn apply_config(cg: &Cgroup, linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    use oci_spec::runtime::LinuxDeviceType;
+    let nodes: Vec<(char, u32, u32)> = linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let t = match d.typ() {
+                LinuxDeviceType::B => 'b',
+                LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+                _ => return None,
+            };
+            Some((
+                t,
+                u32::try_from(d.major()).ok()?,
+                u32::try_from(d.minor()).ok()?,
+            ))
+        })
+        .collect();
+    let empty = oci_spec::runtime::LinuxResources::default();
+    let r = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&empty);
+    cg.apply_with_devices(r, &nodes)
 }

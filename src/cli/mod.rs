@@ -12,13 +12,18 @@ use crate::error::{Error, Kind, Result};
 
 mod create;
 mod delete;
+mod events;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 pub const USAGE: &str = "\
 usage: reno [global options] COMMAND [options] [arguments]
@@ -167,6 +172,11 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         "list" => list::main(&g, p),
         "spec" => spec::main(&g, p),
         "features" => features::main(&g, p),
+        "pause" => pause::main(&g, p),
+        "resume" => resume::main(&g, p),
+        "update" => update::main(&g, p),
+        "ps" => ps::main(&g, p),
+        "events" => events::main(&g, p),
         other => Err(Error::invalid(
             "usage",
             format!("unknown command {other:?}; see reno --help"),

@@ -195,9 +195,7 @@ pub fn create_container(
         write_id_maps(raw_pid, &spec)?;
     }
     cg.add_process(raw_pid)?;
-    if let Some(r) = linux_cfg.and_then(|l| l.resources().as_ref()) {
-        cg.apply(r)?;
-    }
+    cgroups::apply_config(&cg, linux_cfg)?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
         linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
