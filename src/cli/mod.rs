@@ -38,6 +38,11 @@ Commands:
   kill      send a signal to a container's init (default SIGTERM)
   delete    delete a stopped container (--force: any container)
   list      list containers
+  ps        list the processes of a container
+  pause     freeze every process of a container
+  resume    thaw a paused container
+  update    change a running container's resource limits
+  events    resource usage stats and OOM events, as JSON lines
   spec      write a default config.json
   features  print the features document (what reno recognises)
 
