@@ -3,3 +3,4 @@ pub mod error;
 pub mod linux;
 pub mod cgroups;
 pub mod cli;
+pub mod init;

@@ -7,5 +7,8 @@
 pub mod caps;
 pub mod fs;
 pub mod mount;
+pub mod netif;
 pub mod process;
 pub mod signal;
+pub mod signalfd;
+pub mod watchdog;
