@@ -259,3 +259,23 @@ pub fn setup_console() -> Result<()> {
     }
     Ok(())
 }
+
+/// One line describing the early system (mount points, hostname), logged at boot so a
+/// console log shows what the board config produced.
+pub fn summary() -> String {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts: Vec<String> = info
+        .lines()
+        .filter_map(|l| {
+            let mp = l.split(' ').nth(4)?;
+            let fstype = l.split_once(" - ")?.1.split(' ').next()?;
+            Some(format!("{}({fstype})", m::unescape_mountinfo(mp)))
+        })
+        .collect();
+    let host = rustix::system::uname();
+    format!(
+        "mounts {}; hostname {}",
+        mounts.join(" "),
+        host.nodename().to_string_lossy()
+    )
+}

@@ -150,8 +150,9 @@ fn pid1(args: InitArgs) -> i32 {
         fatal(&e, board.on_fatal);
     }
     log::info(&format!(
-        "early system ready ({:.3} s)",
-        log::boottime() - started
+        "early system ready ({:.3} s): {}",
+        log::boottime() - started,
+        early::summary()
     ));
     let on_fatal = board.on_fatal;
     let grace = board.final_kill_seconds;

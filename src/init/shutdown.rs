@@ -34,7 +34,7 @@ pub fn finish(action: Action, grace: u64) -> ! {
 /// Reap whatever exited; false once no child is left.
 fn reap_some() -> bool {
     loop {
-        match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+        match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some(_)) => continue,
             Ok(None) => return true,
             Err(rustix::io::Errno::INTR) => continue,

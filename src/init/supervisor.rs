@@ -79,6 +79,8 @@ pub struct Supervisor {
     boot_complete_logged: bool,
     /// Set when a container's onExhausted asks for a reboot or poweroff.
     exhausted_action: Option<Action>,
+    /// In stop_all: exits are stops, never restarted.
+    shutting_down: bool,
 }
 
 impl Supervisor {
@@ -125,6 +127,7 @@ impl Supervisor {
             first_running_logged: false,
             boot_complete_logged: false,
             exhausted_action: None,
+            shutting_down: false,
         })
     }
 
@@ -410,7 +413,7 @@ impl Supervisor {
     /// Reap every exited child: our containers' `run` processes and any orphan.
     fn reap(&mut self) {
         loop {
-            match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+            match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, status))) => {
                     let code = crate::linux::process::status_code(status);
                     self.exited(pid, code);
@@ -444,6 +447,11 @@ impl Supervisor {
         let c = &self.board.containers[i];
         let u = &mut self.units[i];
         let ran = now - since;
+        if self.shutting_down {
+            u.state = State::Done { code };
+            log::info(&format!("{}: stopped (code {code}, ran {ran:.3} s)", c.id));
+            return;
+        }
         let failed = code != 0 || (u.stopping && c.kind == Kind::Service);
         if ran >= c.backoff.reset_after_seconds as f64 {
             u.retries = 0;
@@ -494,6 +502,7 @@ impl Supervisor {
     /// Stop every running container, in reverse start order: SIGTERM to its `run` (which
     /// forwards it to the container), SIGKILL and `delete --force` after stopTimeoutSeconds.
     pub fn stop_all(&mut self) {
+        self.shutting_down = true;
         for k in (0..self.order.len()).rev() {
             let i = self.order[k];
             if let State::Backoff { .. } | State::Waiting = self.units[i].state {
