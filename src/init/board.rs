@@ -26,6 +26,8 @@ pub struct Board {
     /// Bring `lo` up during early boot.
     pub loopback: bool,
     pub mounts: Vec<MountEntry>,
+    /// Kernel modules loaded in early boot, in this order (before switchRoot and the mounts).
+    pub modules: Vec<Module>,
     /// Remount `/` read-only once the early mounts are done.
     pub root_read_only: bool,
     pub switch_root: Option<SwitchRoot>,
@@ -53,6 +55,14 @@ pub struct MountEntry {
     pub source: String,
     pub options: Vec<String>,
     /// Keep booting when this mount fails (logged as a warning).
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    pub path: PathBuf,
+    pub params: String,
+    /// Keep booting when it fails to load (logged as a warning).
     pub optional: bool,
 }
 
@@ -399,6 +409,19 @@ pub fn parse(text: &str) -> Result<Board> {
     for (path, v) in o.array("mounts")? {
         mounts.push(parse_mount(&path, v)?);
     }
+    let mut modules = Vec::new();
+    for (path, v) in o.array("modules")? {
+        let mut m = Obj::new(path, v)?;
+        let p = abs_path(&m.at("path"), m.req_string("path")?)?;
+        let params = m.string("params")?.unwrap_or_default();
+        let optional = m.boolean("optional", false)?;
+        m.finish()?;
+        modules.push(Module {
+            path: p,
+            params,
+            optional,
+        });
+    }
     let root_read_only = o.boolean("rootReadOnly", false)?;
     let switch_root = match o.object("switchRoot")? {
         None => None,
@@ -522,6 +545,7 @@ pub fn parse(text: &str) -> Result<Board> {
         tmp,
         loopback,
         mounts,
+        modules,
         root_read_only,
         switch_root,
         log,

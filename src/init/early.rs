@@ -20,6 +20,19 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// optional parts (loopback, optional board mounts, cgroup controllers) only warn.
 pub fn setup(board: &Board) -> Result<()> {
     base_mounts()?;
+    for (i, md) in board.modules.iter().enumerate() {
+        match crate::linux::kmod::load(&md.path, &md.params) {
+            Ok(()) => log::info(&format!("loaded module {}", md.path.display())),
+            Err(e) if md.optional => log::warn(&format!(
+                "modules[{i}] (optional): load {}: {}",
+                md.path.display(),
+                crate::error::errno_text(e)
+            )),
+            Err(e) => {
+                return Err(Error::sys(format!("modules[{i}]: load module"), e).path(&md.path))
+            }
+        }
+    }
     if let Some(sr) = &board.switch_root {
         if root_is_initramfs() {
             switch_root(sr)?;
@@ -200,6 +213,8 @@ fn cgroup1(root: &Path, flags: u64) -> Result<()> {
 pub fn root_is_initramfs() -> bool {
     match rustix::fs::statfs("/") {
         Ok(s) => {
+            // f_type is 32-bit on some 32-bit targets.
+            #[allow(clippy::unnecessary_cast)]
             let t = s.f_type as i64;
             (t == RAMFS_MAGIC || t == TMPFS_MAGIC) && !is_mount_point(Path::new("/"))
         }
@@ -268,8 +283,10 @@ pub fn summary() -> String {
         .lines()
         .filter_map(|l| {
             let mp = l.split(' ').nth(4)?;
+            let ro = l.split(' ').nth(5)?.split(',').any(|o| o == "ro");
             let fstype = l.split_once(" - ")?.1.split(' ').next()?;
-            Some(format!("{}({fstype})", m::unescape_mountinfo(mp)))
+            let ro = if ro { ",ro" } else { "" };
+            Some(format!("{}({fstype}{ro})", m::unescape_mountinfo(mp)))
         })
         .collect();
     let host = rustix::system::uname();

@@ -6,6 +6,7 @@
 
 pub mod caps;
 pub mod fs;
+pub mod kmod;
 pub mod mount;
 pub mod netif;
 pub mod process;

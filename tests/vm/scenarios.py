@@ -75,7 +75,7 @@ class Scenario:
     exits = False
     timeout = 90
     cmdline = ""
-    watchdog = False
+    modules = ()
     needs_runtime = False
     forbid = [r"Kernel panic", r"panicked at", r"Attempted to kill init"]
 
@@ -152,7 +152,7 @@ class Check(Scenario):
     def run_host(self, reno, repo):
         if reno is None:
             print("SKIP: check: runs the host's (x86_64) reno binary only")
-            return []
+            return None
         fails = []
         d = os.path.join(repo, "board-configs")
         for f in sorted(os.listdir(d)):
@@ -171,6 +171,10 @@ class Check(Scenario):
         os.unlink(bad)
         return fails
 
+
+# watchdog.ko is built in on arm64 (optional: missing there), a module on x86_64.
+WATCHDOG_MODULES = ("drivers/watchdog/watchdog.ko", "drivers/watchdog/softdog.ko")
+WATCHDOG_BOARD_MODULES = [{"path": "/lib/modules/watchdog.ko", "optional": True}, {"path": "/lib/modules/softdog.ko"}]
 
 SHARED_TMP = {"destination": "/shared", "type": "bind", "source": "/tmp", "options": ["rbind", "rw"]}
 STATE_ROOT = {"destination": "/run/reno", "type": "bind", "source": "/run/reno", "options": ["rbind", "rw"]}
@@ -247,6 +251,44 @@ SCENARIOS = [
         board='{"version": 1, "containers": [{"id": "a", "bundle": "/bundles/a", "restrat": "always"}]}\n',
         expect=[r"reno-init: error: fatal: board config /etc/reno/board.json: containers\[0\]\.restrat: unknown field",
                 r"reno-init: error: Reboot in 5 s", r"reno-init: Reboot now", r"reboot: Restarting system"],
+    ),
+    Scenario(
+        "kmsg-ro", "log to /dev/kmsg, / remounted read-only, a tmpfs board mount",
+        cmdline="loglevel=7 printk.devkmsg=on",
+        board={"rootReadOnly": True, "log": {"target": "kmsg"},
+               "mounts": [{"destination": "/data", "type": "tmpfs", "options": ["nosuid", "size=1m"]}],
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo hello via kmsg; exec sleep 1000")],
+        expect=[r"reno-init: early system ready .* /\(rootfs,ro\) .*/data\(tmpfs\)", r"reno-init: app: started", r"\] app: hello via kmsg"],
+    ),
+    Scenario(
+        "watchdog", "softdog fed by the main loop while healthy: no reset in 8 s with a 3 s timeout",
+        modules=WATCHDOG_MODULES,
+        board={"modules": WATCHDOG_BOARD_MODULES, "watchdog": {"timeoutSeconds": 3, "mode": "always"},
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo alive; sleep 8; echo still alive after 8 s; exec sleep 1000")],
+        expect=[r"reno-init: loaded module /lib/modules/softdog.ko", r"reno-init: watchdog /dev/watchdog armed, timeout 3 s",
+                r"\] app: still alive after 8 s"],
+        forbid=Scenario.forbid + [r"softdog: Initiating system reboot"],
+    ),
+    Scenario(
+        "watchdog-unhealthy", "a container that gives up stops the feeding: the watchdog resets the device",
+        modules=WATCHDOG_MODULES, exits=True, timeout=120,
+        board={"modules": WATCHDOG_BOARD_MODULES, "watchdog": {"timeoutSeconds": 3, "mode": "always"},
+               "containers": [service("crasher", restart="on-failure", maxRetries=0)]},
+        bundles=[Bundle("crasher", "exit 1")],
+        expect=[r"reno-init: watchdog /dev/watchdog armed", r"crasher: exited with code 1; giving up after 0 restarts",
+                r"softdog: Initiating system reboot"],
+    ),
+    Scenario(
+        "watchdog-boot", "mode boot: disarmed with the magic close once every container started",
+        modules=WATCHDOG_MODULES,
+        board={"modules": WATCHDOG_BOARD_MODULES, "watchdog": {"timeoutSeconds": 3, "mode": "boot"},
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo alive; sleep 8; echo still alive after 8 s; exec sleep 1000")],
+        expect=[r"reno-init: watchdog /dev/watchdog armed", r"reno-init: watchdog disarmed \(mode boot\)",
+                r"\] app: still alive after 8 s"],
+        forbid=Scenario.forbid + [r"softdog: Initiating system reboot"],
     ),
     Scenario(
         "memory-limit", "cgroup v2 memory limit: a container allocating past 32 MiB is OOM-killed",
