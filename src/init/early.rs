@@ -13,23 +13,16 @@ use crate::linux::mount::{
 use super::board::{Board, CgroupMode, MountEntry};
 use super::log;
 
-const RAMFS_MAGIC: i64 = 0x8584_58f6;
-const TMPFS_MAGIC: i64 = 0x0102_1994;
-
 /// Everything before the supervisor starts. Errors are fatal (the caller logs and reboots);
 /// optional parts (loopback, optional board mounts, cgroup controllers) only warn.
 pub fn setup(board: &Board) -> Result<()> {
     base_mounts()?;
     for (i, md) in board.modules.iter().enumerate() {
-        match crate::linux::kmod::load(&md.path, &md.params) {
-            Ok(()) => log::info(&format!("loaded module {}", md.path.display())),
-            Err(e) if md.optional => log::warn(&format!(
-                "modules[{i}] (optional): load {}: {}",
-                md.path.display(),
-                crate::error::errno_text(e)
-            )),
-            Err(e) => {
-                return Err(Error::sys(format!("modules[{i}]: load module"), e).path(&md.path))
+        if let Err(e) = load_module(i, md) {
+            if md.optional {
+                log::warn(&format!("{e} (optional)"));
+            } else {
+                return Err(e);
             }
         }
     }
@@ -68,6 +61,26 @@ pub fn setup(board: &Board) -> Result<()> {
             .ctx_path("remount / read-only", "/")?;
     }
     Ok(())
+}
+
+fn load_module(i: usize, md: &super::board::Module) -> Result<()> {
+    let step = format!("modules[{i}]: load module");
+    if !md.path.exists() {
+        return Err(Error::failed(step, "no such file").path(&md.path));
+    }
+    match crate::linux::kmod::load(&md.path, &md.params) {
+        Ok(()) => {
+            log::info(&format!("loaded module {}", md.path.display()));
+            Ok(())
+        }
+        // The kernel's answer to an unresolved symbol.
+        Err(rustix::io::Errno::NOENT) => Err(Error::failed(
+            step,
+            "unknown symbol: load the modules it depends on first (depends= in its .modinfo)",
+        )
+        .path(&md.path)),
+        Err(e) => Err(Error::sys(step, e).path(&md.path)),
+    }
 }
 
 /// The API filesystems every container runtime and tool expects.
@@ -209,17 +222,16 @@ fn cgroup1(root: &Path, flags: u64) -> Result<()> {
     Ok(())
 }
 
-/// `/` is the initramfs when it is a ramfs or tmpfs mounted as "rootfs".
+/// `/` is the initramfs when the kernel lists it as "rootfs" (a ramfs or tmpfs it unpacked
+/// the cpio into), the one root pivot_root cannot leave.
 pub fn root_is_initramfs() -> bool {
-    match rustix::fs::statfs("/") {
-        Ok(s) => {
-            // f_type is 32-bit on some 32-bit targets.
-            #[allow(clippy::unnecessary_cast)]
-            let t = s.f_type as i64;
-            (t == RAMFS_MAGIC || t == TMPFS_MAGIC) && !is_mount_point(Path::new("/"))
-        }
-        Err(_) => false,
-    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines().any(|l| {
+        l.split(' ').nth(4) == Some("/")
+            && l.split_once(" - ")
+                .and_then(|(_, post)| post.split(' ').next())
+                == Some("rootfs")
+    })
 }
 
 /// Mount the real root, move the API filesystems into it, and make it `/`. pivot_root fails

@@ -76,6 +76,7 @@ class Scenario:
     timeout = 90
     cmdline = ""
     modules = ()
+    root_disk = False
     needs_runtime = False
     forbid = [r"Kernel panic", r"panicked at", r"Attempted to kill init"]
 
@@ -175,6 +176,13 @@ class Check(Scenario):
 # watchdog.ko is built in on arm64 (optional: missing there), a module on x86_64.
 WATCHDOG_MODULES = ("drivers/watchdog/watchdog.ko", "drivers/watchdog/softdog.ko")
 WATCHDOG_BOARD_MODULES = [{"path": "/lib/modules/watchdog.ko", "optional": True}, {"path": "/lib/modules/softdog.ko"}]
+
+# virtio-blk and squashfs are modules in Debian's kernels; the virtio core is built in on arm64.
+ROOT_DISK_MODULES = ("drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
+                     "drivers/virtio/virtio_pci_legacy_dev.ko", "drivers/virtio/virtio_pci_modern_dev.ko",
+                     "drivers/virtio/virtio_pci.ko", "drivers/virtio/virtio_mmio.ko",
+                     "drivers/block/virtio_blk.ko", "fs/squashfs/squashfs.ko")
+ROOT_DISK_REQUIRED = ("drivers/block/virtio_blk.ko", "fs/squashfs/squashfs.ko")
 
 SHARED_TMP = {"destination": "/shared", "type": "bind", "source": "/tmp", "options": ["rbind", "rw"]}
 STATE_ROOT = {"destination": "/run/reno", "type": "bind", "source": "/run/reno", "options": ["rbind", "rw"]}
@@ -289,6 +297,17 @@ SCENARIOS = [
         expect=[r"reno-init: watchdog /dev/watchdog armed", r"reno-init: watchdog disarmed \(mode boot\)",
                 r"\] app: still alive after 8 s"],
         forbid=Scenario.forbid + [r"softdog: Initiating system reboot"],
+    ),
+    Scenario(
+        "switch-root", "from the initramfs to a squashfs root on a virtio disk (modules loaded by init)",
+        root_disk=True, modules=ROOT_DISK_MODULES,
+        board={"modules": [{"path": f"/lib/modules/{os.path.basename(m)}", "optional": m not in ROOT_DISK_REQUIRED}
+                           for m in ROOT_DISK_MODULES],
+               "switchRoot": {"device": "/dev/vda", "type": "squashfs", "options": ["ro"], "waitSeconds": 10},
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo hello from the real root; exec sleep 1000")],
+        expect=[r"reno-init: loaded module /lib/modules/squashfs.ko", r"reno-init: switched root to /dev/vda \(squashfs\)",
+                r"reno-init: early system ready .* /\(squashfs,ro\) ", r"\] app: hello from the real root"],
     ),
     Scenario(
         "memory-limit", "cgroup v2 memory limit: a container allocating past 32 MiB is OOM-killed",
