@@ -131,3 +131,39 @@ fn line(tag: &str, msg: &str, level: u8) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_target_rotates_at_max_bytes() {
+        let dir = std::env::temp_dir().join(format!("reno-init-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("init.log");
+        configure(&LogConfig {
+            target: LogTarget::File,
+            path: Some(path.clone()),
+            max_bytes: 4096,
+        });
+        for n in 0..100 {
+            container("app", &format!("line {n:03} {}", "x".repeat(40)));
+        }
+        configure(&LogConfig {
+            target: LogTarget::Console,
+            path: None,
+            max_bytes: 4096,
+        });
+        let cur = std::fs::read_to_string(&path).unwrap();
+        let old = std::fs::read_to_string(dir.join("init.log.1")).unwrap();
+        assert!(
+            cur.len() <= 4096 && old.len() <= 4096,
+            "{} {}",
+            cur.len(),
+            old.len()
+        );
+        assert!(cur.ends_with(&format!("app: line 099 {}\n", "x".repeat(40))));
+        assert!(old.contains("] app: line "));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
