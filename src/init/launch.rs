@@ -53,6 +53,9 @@ pub fn spawn(args: Vec<OsString>) -> Result<(Pid, OwnedFd)> {
                 && rustix::stdio::dup2_stderr(&w).is_ok();
             drop(w);
             drop(null);
+            // Nothing of init's (signalfd, watchdog, other containers' pipes) may stay open
+            // in the runtime and its container.
+            crate::linux::fds::close_from(3);
             if !ok || signal::set_mask(0).is_err() {
                 exit_now(127);
             }
@@ -72,6 +75,7 @@ pub fn spawn(args: Vec<OsString>) -> Result<(Pid, OwnedFd)> {
 pub fn run_and_wait(args: Vec<OsString>) -> i32 {
     match fork() {
         Ok(Forked::Child) => {
+            crate::linux::fds::close_from(3);
             let _ = signal::set_mask(0);
             exit_now(run_cli(args))
         }

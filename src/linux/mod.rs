@@ -5,6 +5,7 @@
 //! mount_setattr, signal masks) go through `syscalls`.
 
 pub mod caps;
+pub mod fds;
 pub mod fs;
 pub mod kmod;
 pub mod mount;
