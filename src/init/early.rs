@@ -302,9 +302,13 @@ pub fn summary() -> String {
         })
         .collect();
     let host = rustix::system::uname();
+    let lo_flags = std::fs::read_to_string("/sys/class/net/lo/flags").unwrap_or_default();
+    let lo_up =
+        u32::from_str_radix(lo_flags.trim().trim_start_matches("0x"), 16).is_ok_and(|f| f & 1 != 0);
     format!(
-        "mounts {}; hostname {}",
+        "mounts {}; hostname {}; lo {}",
         mounts.join(" "),
-        host.nodename().to_string_lossy()
+        host.nodename().to_string_lossy(),
+        if lo_up { "up" } else { "down" }
     )
 }
