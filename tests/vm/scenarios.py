@@ -328,7 +328,7 @@ SCENARIOS = [
     ),
     Scenario(
         "memory-limit", "cgroup v2 memory limit: a container allocating past 16 MiB is OOM-killed",
-        needs_runtime=True,
+        needs_runtime=True, timeout=45,
         board={"cgroup": "v2", "containers": [service("memhog", restart="never")]},
         bundles=[Bundle("memhog", "echo allocating; dd if=/dev/zero of=/dev/null bs=48M count=1 || exit $?; echo survived",
                         memory_limit=16 * 1024 * 1024)],
