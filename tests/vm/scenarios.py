@@ -148,7 +148,8 @@ class Backoff(Scenario):
         d = self.delays(console)
         if len(d) != 2:
             return [f"expected 2 restarts of crasher, saw {len(d)}"]
-        if not (d[0] >= 0.3 and d[1] >= 0.6 and d[1] > d[0]):
+        # The exit line is stamped a moment after the delay starts: allow 10 % slack.
+        if not (d[0] >= 0.27 and d[1] >= 0.54 and d[1] > 1.5 * d[0]):
             return [f"restart delays do not grow: {d[0]:.3f} s then {d[1]:.3f} s"]
         return []
 
