@@ -14,12 +14,14 @@ mod create;
 mod delete;
 mod events;
 mod features;
+mod init;
 mod kill;
 mod list;
 mod pause;
 mod ps;
 mod resume;
 mod run;
+mod shutdown;
 mod spec;
 mod start;
 mod state;
@@ -45,6 +47,8 @@ Commands:
   events    resource usage stats and OOM events, as JSON lines
   spec      write a default config.json
   features  print the features document (what reno recognises)
+  init      be the device's init: start the board config's containers (as PID 1: default)
+  shutdown  ask PID 1 to --poweroff, --reboot or --halt
 
 Global options:
   --root DIR            state directory (default /run/reno)
@@ -59,6 +63,10 @@ Global options:
 
 /// Entry point of the binary.
 pub fn main() -> i32 {
+    // The kernel started us as /init or /sbin/init: be the device's init.
+    if crate::init::is_pid1() {
+        return crate::init::main(crate::init::InitArgs::default());
+    }
     main_with_args(std::env::args_os().skip(1).collect())
 }
 
@@ -177,6 +185,8 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         "list" => list::main(&g, p),
         "spec" => spec::main(&g, p),
         "features" => features::main(&g, p),
+        "init" => init::main(&g, p),
+        "shutdown" => shutdown::main(&g, p),
         "pause" => pause::main(&g, p),
         "resume" => resume::main(&g, p),
         "update" => update::main(&g, p),

@@ -6,8 +6,13 @@
 
 pub mod bpf;
 pub mod caps;
+pub mod fds;
 pub mod fs;
+pub mod kmod;
 pub mod mount;
+pub mod netif;
 pub mod process;
 pub mod seccomp;
 pub mod signal;
+pub mod signalfd;
+pub mod watchdog;

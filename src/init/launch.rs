@@ -1,0 +1,90 @@
+//! Running the runtime's own CLI in a forked child: init never calls container internals, it
+//! runs `reno --root STATE run --bundle B ID` (foreground, exit code = the container's) the
+//! way a service manager would run runc, with stdout/stderr on a pipe it reads.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::pipe::{pipe_with, PipeFlags};
+use rustix::process::Pid;
+
+use crate::error::{Context, Result};
+use crate::linux::process::{exit_now, fork, Forked};
+use crate::linux::signal;
+
+/// `reno --root STATE run --bundle B ID`.
+pub fn run_args(state_root: &Path, bundle: &Path, id: &str) -> Vec<OsString> {
+    vec![
+        "--root".into(),
+        state_root.into(),
+        "run".into(),
+        "--bundle".into(),
+        bundle.into(),
+        id.into(),
+    ]
+}
+
+/// `reno --root STATE delete --force ID`: clean up after a `run` that had to be killed.
+pub fn delete_args(state_root: &Path, id: &str) -> Vec<OsString> {
+    vec![
+        "--root".into(),
+        state_root.into(),
+        "delete".into(),
+        "--force".into(),
+        id.into(),
+    ]
+}
+
+/// Fork a child running the CLI with `args`; its stdout and stderr go to the returned pipe
+/// (read end, non-blocking), stdin is /dev/null. The child gets an empty signal mask (init
+/// blocks everything it reads through signalfd) and its own session, so a console ^C does
+/// not reach it.
+pub fn spawn(args: Vec<OsString>) -> Result<(Pid, OwnedFd)> {
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC).ctx("create output pipe")?;
+    let null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .ctx_path("open", "/dev/null")?;
+    match fork().ctx("fork")? {
+        Forked::Child => {
+            drop(r);
+            let ok = rustix::stdio::dup2_stdin(&null).is_ok()
+                && rustix::stdio::dup2_stdout(&w).is_ok()
+                && rustix::stdio::dup2_stderr(&w).is_ok();
+            drop(w);
+            drop(null);
+            // Nothing of init's (signalfd, watchdog, other containers' pipes) may stay open
+            // in the runtime and its container.
+            crate::linux::fds::close_from(3);
+            if !ok || signal::set_mask(0).is_err() {
+                exit_now(127);
+            }
+            let _ = rustix::process::setsid();
+            exit_now(run_cli(args))
+        }
+        Forked::Parent(pid) => {
+            drop(w);
+            let fl = rustix::fs::fcntl_getfl(&r).ctx("fcntl F_GETFL")?;
+            rustix::fs::fcntl_setfl(&r, fl | OFlags::NONBLOCK).ctx("fcntl F_SETFL")?;
+            Ok((pid, r))
+        }
+    }
+}
+
+/// Fork the CLI with output discarded to init's own log and wait for it (used for cleanup).
+pub fn run_and_wait(args: Vec<OsString>) -> i32 {
+    match fork() {
+        Ok(Forked::Child) => {
+            crate::linux::fds::close_from(3);
+            let _ = signal::set_mask(0);
+            exit_now(run_cli(args))
+        }
+        Ok(Forked::Parent(pid)) => crate::linux::process::wait_exit_code(pid).unwrap_or(-1),
+        Err(_) => -1,
+    }
+}
+
+/// The runtime's CLI, run in this (forked) process: no exec, no extra process image.
+fn run_cli(args: Vec<OsString>) -> i32 {
+    crate::cli::main_with_args(args)
+}

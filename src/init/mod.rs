@@ -1,0 +1,214 @@
+//! reno as a device's init: read the board config, set up the early system, start the
+//! containers in dependency order and keep them running; shut down cleanly on a signal.
+//!
+//! As PID 1 it never exits: a fatal error is logged and the board's `onFatal` action
+//! (reboot by default) follows after a delay. Run as an ordinary process (tests, or a device
+//! with another init) it skips the early system, becomes a child subreaper, and exits after
+//! stopping its containers on SIGTERM/SIGINT.
+
+pub mod board;
+pub mod early;
+pub mod launch;
+pub mod log;
+pub mod shutdown;
+pub mod supervisor;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Error, Result};
+use crate::linux::signal;
+
+use board::{Action, Board, OnFatal};
+
+/// Where PID 1 looks for its board config when neither `--board` nor `reno.board=` says.
+pub const DEFAULT_BOARD: &str = "/etc/reno/board.json";
+
+/// `reno init [--board FILE] [--check]`.
+#[derive(Debug, Clone, Default)]
+pub struct InitArgs {
+    pub board: Option<PathBuf>,
+    /// Validate the board config and print the start order, then exit.
+    pub check: bool,
+}
+
+/// Is this process the system's init (and should `reno` with no arguments run as one)?
+pub fn is_pid1() -> bool {
+    rustix::process::getpid().is_init()
+}
+
+/// Entry point of `reno init`. Returns only when not PID 1 (or with `--check`).
+pub fn main(args: InitArgs) -> i32 {
+    if args.check {
+        return check(args.board.as_deref());
+    }
+    if is_pid1() {
+        pid1(args)
+    } else {
+        match supervise_only(args) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::error(&e.to_string());
+                1
+            }
+        }
+    }
+}
+
+/// `reno init --check`: validate and print the start order (for firmware build scripts).
+fn check(path: Option<&Path>) -> i32 {
+    let path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
+    let result = load(&path).and_then(|b| board::start_order(&b).map(|o| (b, o)));
+    match result {
+        Ok((b, order)) => {
+            println!(
+                "{}: ok (version {}, target {})",
+                path.display(),
+                b.version,
+                b.target.as_deref().unwrap_or("unspecified")
+            );
+            println!("start order:");
+            for (n, &i) in order.iter().enumerate() {
+                let c = &b.containers[i];
+                let kind = match c.kind {
+                    board::Kind::Oneshot => "oneshot",
+                    board::Kind::Service => "service",
+                };
+                let after = if c.depends_on.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after {}", c.depends_on.join(", "))
+                };
+                println!(
+                    "  {}. {} ({kind}, {}){after}",
+                    n + 1,
+                    c.id,
+                    c.bundle.display()
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("reno init: {e}");
+            1
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Board> {
+    let text = std::fs::read_to_string(path).ctx_path("read board config", path)?;
+    board::parse(&text).map_err(|mut e| {
+        e.step = e.step.replacen(
+            "board config",
+            &format!("board config {}", path.display()),
+            1,
+        );
+        e
+    })
+}
+
+/// `reno.board=PATH` from the kernel command line.
+fn board_from_cmdline() -> Option<PathBuf> {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").ok()?;
+    cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("reno.board="))
+        .map(PathBuf::from)
+}
+
+/// PID 1: never returns.
+fn pid1(args: InitArgs) -> i32 {
+    let started = log::boottime();
+    // Before anything can go wrong: signals arrive only through the supervisor's signalfd,
+    // and ctrl-alt-del becomes SIGINT instead of an immediate reboot.
+    let _ = signal::block(supervisor::handled_signals());
+    let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
+    let default_fatal = OnFatal {
+        action: Action::Reboot,
+        delay_seconds: 5,
+    };
+    if let Err(e) = early::setup_console() {
+        // Keep going: logging may be lost, but the device can still work.
+        log::error(&e.to_string());
+    }
+    log::info(&format!(
+        "reno {} starting as PID 1",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let path = args
+        .board
+        .or_else(board_from_cmdline)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
+    let board = match load(&path) {
+        Ok(b) => b,
+        Err(e) => fatal(&e, default_fatal),
+    };
+    log::info(&format!("board config {}", path.display()));
+    log::configure(&board.log);
+    if let Err(e) = early::setup(&board) {
+        fatal(&e, board.on_fatal);
+    }
+    log::info(&format!(
+        "early system ready ({:.3} s): {}",
+        log::boottime() - started,
+        early::summary()
+    ));
+    let on_fatal = board.on_fatal;
+    let grace = board.final_kill_seconds;
+    let mut sup = match supervisor::Supervisor::new(board, started) {
+        Ok(s) => s,
+        Err(e) => fatal(&e, on_fatal),
+    };
+    let action = sup.run();
+    sup.stop_all();
+    sup.close_watchdog();
+    shutdown::finish(action, grace)
+}
+
+/// Log a fatal error and carry out `onFatal` after its delay.
+fn fatal(e: &Error, f: OnFatal) -> ! {
+    log::error(&format!("fatal: {e}"));
+    log::error(&format!("{:?} in {} s", f.action, f.delay_seconds));
+    std::thread::sleep(std::time::Duration::from_secs(f.delay_seconds));
+    rustix::fs::sync();
+    shutdown::power(f.action)
+}
+
+/// Not PID 1: supervise the board's containers (no early system) until a signal.
+fn supervise_only(args: InitArgs) -> Result<()> {
+    let started = log::boottime();
+    let path = args.board.unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
+    let board = load(&path)?;
+    log::configure(&board.log);
+    // Orphans of our containers come to us, as they would to PID 1.
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .ctx("set child subreaper")?;
+    let mut sup = supervisor::Supervisor::new(board, started)?;
+    let action = sup.run();
+    log::info(&format!(
+        "{action:?} requested; not PID 1, stopping containers and exiting"
+    ));
+    sup.stop_all();
+    sup.close_watchdog();
+    Ok(())
+}
+
+/// `reno shutdown --poweroff|--reboot|--halt`: ask PID 1, busybox-style, by signal.
+pub fn request_shutdown(action: Action) -> i32 {
+    let sig = match action {
+        Action::Poweroff => signal::SIGUSR2,
+        Action::Reboot => signal::SIGTERM,
+        Action::Halt => signal::SIGUSR1,
+    };
+    match signal::kill(1, sig) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!(
+                "reno shutdown: signal PID 1: {}",
+                crate::error::errno_text(e)
+            );
+            1
+        }
+    }
+}

@@ -1,0 +1,339 @@
+"""The VM scenarios: a board config, the bundles it starts, and the console lines to expect.
+
+Every container runs busybox from one shared read-only rootfs (/bundles/rootfs). Lines
+that init logs look like `[  1.234567] reno-init: ...`; a container's output is logged as
+`[  1.234567] <id>: <line>`.
+"""
+
+import json
+import os
+import re
+import subprocess
+
+APPLETS = ["sh", "echo", "sleep", "cat", "ls", "touch", "poweroff", "reboot", "halt", "head", "tr",
+           "true", "false", "mount", "ps", "hostname", "ip", "ifconfig", "dd", "seq"]
+
+STAMP = re.compile(r"\[\s*(\d+\.\d+)\] ([^:\]]+): (.*)$")
+
+
+def stamp_of(console, pattern):
+    """CLOCK_BOOTTIME stamp of the first console line matching `pattern`."""
+    for line in console:
+        if re.search(pattern, line):
+            m = STAMP.search(line)
+            if m:
+                return float(m.group(1))
+    return None
+
+
+class Bundle:
+    def __init__(self, id, script, host_pid=False, mounts=(), memory_limit=None):
+        self.id = id
+        self.script = script
+        self.host_pid = host_pid
+        self.mounts = list(mounts)
+        self.memory_limit = memory_limit
+
+    def config(self):
+        ns = [{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]
+        if not self.host_pid:
+            ns.insert(0, {"type": "pid"})
+        caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        linux = {
+            "namespaces": ns,
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list"],
+            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+        }
+        if self.memory_limit:
+            linux["resources"] = {"memory": {"limit": self.memory_limit, "swap": self.memory_limit}}
+            linux["cgroupsPath"] = f"/reno/{self.id}"
+        return {
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": False,
+                "user": {"uid": 0, "gid": 0},
+                "args": ["/bin/sh", "-c", self.script],
+                "env": ["PATH=/bin", "HOME=/"],
+                "cwd": "/",
+                "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+                "noNewPrivileges": True,
+            },
+            "root": {"path": "/bundles/rootfs", "readonly": True},
+            "hostname": self.id,
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]},
+            ] + self.mounts,
+            "linux": linux,
+        }
+
+
+class Scenario:
+    host = False
+    arches = ("x86_64", "aarch64")
+    exits = False
+    timeout = 90
+    cmdline = ""
+    modules = ()
+    root_disk = False
+    needs_runtime = False
+    forbid = [r"Kernel panic", r"panicked at", r"Attempted to kill init"]
+
+    def __init__(self, name, doc, board=None, bundles=(), expect=(), **kw):
+        self.name = name
+        self.doc = doc
+        self.board = board or {}
+        self.bundles = list(bundles)
+        self.expect = list(expect)
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+    def board_text(self):
+        if isinstance(self.board, str):
+            return self.board
+        b = {"version": 1, "target": "", "hostname": "reno-vm", "onFatal": {"action": "reboot", "delaySeconds": 1}}
+        b.update(self.board)
+        b.pop("target")
+        return json.dumps(b, indent=1)
+
+    def check(self, console):
+        return []
+
+    def report(self, console):
+        return []
+
+
+def service(id, bundle=None, **kw):
+    c = {"id": id, "bundle": f"/bundles/{bundle or id}", "kind": "service"}
+    c.update(kw)
+    return c
+
+
+def oneshot(id, **kw):
+    c = {"id": id, "bundle": f"/bundles/{id}", "kind": "oneshot"}
+    c.update(kw)
+    return c
+
+
+class Boot(Scenario):
+    def report(self, console):
+        t0 = stamp_of(console, r"reno-init: reno .* starting as PID 1")
+        t1 = stamp_of(console, r"reno-init: app: started")
+        t2 = stamp_of(console, r"^\[[^]]*\] app: hello from app")
+        rss = next((m.group(1) for line in console for m in [re.search(r"PID 1 RSS (\d+) kB", line)] if m), "?")
+        out = []
+        if t0 is not None and t1 is not None:
+            out.append(f"perf: PID 1 start at {t0:.3f} s boottime; first service forked +{(t1 - t0) * 1000:.1f} ms")
+        if t0 is not None and t2 is not None:
+            out.append(f"perf: first service output +{(t2 - t0) * 1000:.1f} ms after PID 1 start")
+        out.append(f"perf: PID 1 RSS {rss} kB at boot complete")
+        return out
+
+
+def stamps(console, pattern):
+    return [float(STAMP.search(l).group(1)) for l in console if STAMP.search(l) and re.search(pattern, l)]
+
+
+class Backoff(Scenario):
+    """The delay from each exit to the next start must grow (start-to-start gaps would
+    include the run time, which varies under TCG)."""
+
+    def delays(self, console):
+        exits = stamps(console, r"reno-init: crasher: exited with code 3 .*restart")
+        starts = stamps(console, r"reno-init: crasher: started")
+        return [s - e for e, s in zip(exits, starts[1:])]
+
+    def check(self, console):
+        d = self.delays(console)
+        if len(d) != 2:
+            return [f"expected 2 restarts of crasher, saw {len(d)}"]
+        # The exit line is stamped a moment after the delay starts: allow 10 % slack.
+        if not (d[0] >= 0.27 and d[1] >= 0.54 and d[1] > 1.5 * d[0]):
+            return [f"restart delays do not grow: {d[0]:.3f} s then {d[1]:.3f} s"]
+        return []
+
+    def report(self, console):
+        return [f"exit-to-restart delays {', '.join(f'{x:.3f}' for x in self.delays(console))} s"]
+
+
+class Check(Scenario):
+    host = True
+
+    def run_host(self, reno, repo):
+        if reno is None:
+            print("SKIP: check: runs the host's (x86_64) reno binary only")
+            return None
+        fails = []
+        d = os.path.join(repo, "board-configs")
+        for f in sorted(os.listdir(d)):
+            if not f.endswith(".json"):
+                continue
+            r = subprocess.run([reno, "init", "--check", "--board", os.path.join(d, f)], capture_output=True, text=True)
+            if r.returncode != 0 or "start order:" not in r.stdout:
+                fails.append(f"{f}: rc {r.returncode}: {r.stdout}{r.stderr}")
+        bad = "/tmp/reno-vm-bad-board.json"
+        with open(bad, "w") as fh:
+            fh.write('{"version": 1, "containers": [{"id": "a", "bundle": "/b", "dependsOn": ["nope"]}]}')
+        r = subprocess.run([reno, "init", "--check", "--board", bad], capture_output=True, text=True)
+        want = 'containers[0].dependsOn[0]: no container has the id "nope"'
+        if r.returncode != 1 or want not in r.stderr:
+            fails.append(f"broken board: rc {r.returncode}, stderr {r.stderr!r}, wanted {want!r}")
+        os.unlink(bad)
+        return fails
+
+
+# watchdog.ko is built in on arm64 (optional: missing there), a module on x86_64.
+WATCHDOG_MODULES = ("drivers/watchdog/watchdog.ko", "drivers/watchdog/softdog.ko")
+WATCHDOG_BOARD_MODULES = [{"path": "/lib/modules/watchdog.ko", "optional": True}, {"path": "/lib/modules/softdog.ko"}]
+
+# virtio-blk and squashfs are modules in Debian's kernels; the virtio core is built in on arm64.
+ROOT_DISK_MODULES = ("drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
+                     "drivers/virtio/virtio_pci_legacy_dev.ko", "drivers/virtio/virtio_pci_modern_dev.ko",
+                     "drivers/virtio/virtio_pci.ko", "drivers/virtio/virtio_mmio.ko",
+                     "drivers/block/virtio_blk.ko", "fs/squashfs/squashfs.ko")
+ROOT_DISK_REQUIRED = ("drivers/block/virtio_blk.ko", "fs/squashfs/squashfs.ko")
+
+SHARED_TMP = {"destination": "/shared", "type": "bind", "source": "/tmp", "options": ["rbind", "rw"]}
+STATE_ROOT = {"destination": "/run/reno", "type": "bind", "source": "/run/reno", "options": ["rbind", "rw"]}
+
+SCENARIOS = [
+    Check("check", "reno init --check on every shipped board config, and a broken one"),
+    Boot(
+        "boot", "boot to a running service; early mounts, hostname; timing and RSS",
+        board={"containers": [service("app")]},
+        bundles=[Bundle("app", "echo hello from app; exec sleep 1000")],
+        expect=[
+            r"reno-init: reno \S+ starting as PID 1",
+            r"early system ready .*/proc\(proc\) .*/sys\(sysfs\) .*/dev\(devtmpfs\) .*/dev/pts\(devpts\) .*/dev/shm\(tmpfs\) "
+            r".*/run\(tmpfs\) .*/sys/fs/cgroup\(cgroup2\) .*/tmp\(tmpfs\).*; hostname reno-vm; lo up",
+            r"reno-init: app: started /bundles/app",
+            r"reno-init: boot complete: 1 containers",
+            r"\] app: hello from app",
+        ],
+    ),
+    Scenario(
+        "oneshot", "a oneshot runs to completion before the service that depends on it",
+        board={"containers": [service("app", dependsOn=["setup"]), oneshot("setup")]},
+        bundles=[Bundle("setup", "echo setting up; sleep 1; echo setup done"), Bundle("app", "echo app up; exec sleep 1000")],
+        expect=[r"reno-init: setup: started", r"\] setup: setup done", r"reno-init: setup: exited with code 0",
+                r"reno-init: app: started", r"\] app: app up"],
+    ),
+    Backoff(
+        "restart", "a service that crashes twice restarts with growing delays, then gives up",
+        board={"containers": [service("crasher", restart="on-failure", maxRetries=2,
+                                      backoff={"initialMs": 300, "maxMs": 5000, "factor": 2})]},
+        bundles=[Bundle("crasher", "echo crashing; exit 3")],
+        expect=[r"crasher: exited with code 3 .*restart 1 in 300 ms", r"crasher: exited with code 3 .*restart 2 in 600 ms",
+                r"crasher: exited with code 3; giving up after 2 restarts"],
+    ),
+    Scenario(
+        "chain", "dependency chain a (oneshot) -> b (service, ready file) -> c",
+        board={"containers": [service("c", dependsOn=["b"]), service("b", dependsOn=["a"], ready={"file": "/tmp/b.ready", "timeoutSeconds": 20}),
+                              oneshot("a")]},
+        bundles=[Bundle("a", "echo a ran"), Bundle("b", "echo b starting; sleep 2; touch /shared/b.ready; exec sleep 1000", mounts=[SHARED_TMP]),
+                 Bundle("c", "echo c up; exec sleep 1000")],
+        expect=[r"reno-init: a: exited with code 0", r"reno-init: b: started", r"\] b: b starting", r"reno-init: b: ready",
+                r"reno-init: c: started", r"\] c: c up"],
+    ),
+    Scenario(
+        "list", "`reno list` from a second oneshot sees the running service",
+        needs_runtime=True,
+        board={"containers": [service("app"), oneshot("lister", dependsOn=["app"])]},
+        bundles=[Bundle("app", "echo app up; exec sleep 1000"),
+                 Bundle("lister", "sleep 1; reno --root /run/reno list", host_pid=True, mounts=[STATE_ROOT])],
+        expect=[r"reno-init: app: started", r"reno-init: lister: started", r"\] lister: app\s+\d+\s+running",
+                r"reno-init: lister: exited with code 0"],
+    ),
+    Scenario(
+        "poweroff", "busybox poweroff in a host-pid container -> ordered shutdown -> qemu exits",
+        exits=True, timeout=120,
+        board={"containers": [service("bystander", stopTimeoutSeconds=5), service("app", dependsOn=["bystander"])]},
+        bundles=[Bundle("bystander", "trap 'echo got TERM; exit 0' TERM; echo waiting; while true; do sleep 0.2; done"),
+                 Bundle("app", "echo powering off; sleep 1; poweroff; sleep 100", host_pid=True)],
+        expect=[r"\] app: powering off", r"reno-init: signal 12 from pid \d+: Poweroff", r"reno-init: app: stopping",
+                r"reno-init: bystander: stopping", r"\] bystander: got TERM", r"reno-init: bystander: stopped",
+                r"reno-init: Poweroff now", r"reboot: Power down"],
+    ),
+    Scenario(
+        "reboot-command", "`reno shutdown --reboot` from a container reboots the device",
+        exits=True, timeout=120,
+        board={"containers": [service("app")]},
+        bundles=[Bundle("app", "echo asking for reboot; reno shutdown --reboot; sleep 100", host_pid=True)],
+        expect=[r"\] app: asking for reboot", r"reno-init: signal 15 from pid \d+: Reboot", r"reno-init: app: stopping",
+                r"reno-init: Reboot now", r"reboot: Restarting system"],
+    ),
+    Scenario(
+        "broken-board", "a broken board config: a clear error on the console and a reboot, no panic",
+        exits=True, timeout=120,
+        board='{"version": 1, "containers": [{"id": "a", "bundle": "/bundles/a", "restrat": "always"}]}\n',
+        expect=[r"reno-init: error: fatal: board config /etc/reno/board.json: containers\[0\]\.restrat: unknown field",
+                r"reno-init: error: Reboot in 5 s", r"reno-init: Reboot now", r"reboot: Restarting system"],
+    ),
+    Scenario(
+        "cgroup-v1", "cgroup v1 hierarchies for old kernels, no /tmp, a service still runs",
+        board={"cgroup": "v1", "tmp": False, "containers": [service("app")]},
+        bundles=[Bundle("app", "echo hello on v1; exec sleep 1000")],
+        expect=[r"early system ready .*/sys/fs/cgroup\(tmpfs\) .*/sys/fs/cgroup/memory\(cgroup\) .*/sys/fs/cgroup/pids\(cgroup\)",
+                r"\] app: hello on v1"],
+        forbid=Scenario.forbid + [r"early system ready .*/tmp\(tmpfs\)"],
+    ),
+    Scenario(
+        "kmsg-ro", "log to /dev/kmsg, / remounted read-only, a tmpfs board mount",
+        cmdline="loglevel=7 printk.devkmsg=on",
+        board={"rootReadOnly": True, "log": {"target": "kmsg"},
+               "mounts": [{"destination": "/data", "type": "tmpfs", "options": ["nosuid", "size=1m"]}],
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo hello via kmsg; exec sleep 1000")],
+        expect=[r"reno-init: early system ready .* /\(rootfs,ro\) .*/data\(tmpfs\)", r"reno-init: app: started", r"\] app: hello via kmsg"],
+    ),
+    Scenario(
+        "watchdog", "softdog fed by the main loop while healthy: no reset in 8 s with a 3 s timeout",
+        modules=WATCHDOG_MODULES,
+        board={"modules": WATCHDOG_BOARD_MODULES, "watchdog": {"timeoutSeconds": 3, "mode": "always"},
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo alive; sleep 8; echo still alive after 8 s; exec sleep 1000")],
+        expect=[r"reno-init: loaded module /lib/modules/softdog.ko", r"reno-init: watchdog /dev/watchdog armed, timeout 3 s",
+                r"\] app: still alive after 8 s"],
+        forbid=Scenario.forbid + [r"softdog: Initiating system reboot"],
+    ),
+    Scenario(
+        "watchdog-unhealthy", "a container that gives up stops the feeding: the watchdog resets the device",
+        modules=WATCHDOG_MODULES, exits=True, timeout=120,
+        board={"modules": WATCHDOG_BOARD_MODULES, "watchdog": {"timeoutSeconds": 3, "mode": "always"},
+               "containers": [service("crasher", restart="on-failure", maxRetries=0)]},
+        bundles=[Bundle("crasher", "exit 1")],
+        expect=[r"reno-init: watchdog /dev/watchdog armed", r"crasher: exited with code 1; giving up after 0 restarts",
+                r"softdog: Initiating system reboot"],
+    ),
+    Scenario(
+        "watchdog-boot", "mode boot: disarmed with the magic close once every container started",
+        modules=WATCHDOG_MODULES,
+        board={"modules": WATCHDOG_BOARD_MODULES, "watchdog": {"timeoutSeconds": 3, "mode": "boot"},
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo alive; sleep 8; echo still alive after 8 s; exec sleep 1000")],
+        expect=[r"reno-init: watchdog /dev/watchdog armed", r"reno-init: watchdog disarmed \(mode boot\)",
+                r"\] app: still alive after 8 s"],
+        forbid=Scenario.forbid + [r"softdog: Initiating system reboot"],
+    ),
+    Scenario(
+        "switch-root", "from the initramfs to a squashfs root on a virtio disk (modules loaded by init)",
+        root_disk=True, modules=ROOT_DISK_MODULES,
+        board={"modules": [{"path": f"/lib/modules/{os.path.basename(m)}", "optional": m not in ROOT_DISK_REQUIRED}
+                           for m in ROOT_DISK_MODULES],
+               "switchRoot": {"device": "/dev/vda", "type": "squashfs", "options": ["ro"], "waitSeconds": 10},
+               "containers": [service("app")]},
+        bundles=[Bundle("app", "echo hello from the real root; exec sleep 1000")],
+        expect=[r"reno-init: loaded module /lib/modules/squashfs.ko", r"reno-init: switched root to /dev/vda \(squashfs\)",
+                r"reno-init: early system ready .* /\(squashfs,ro\) ", r"\] app: hello from the real root"],
+    ),
+    Scenario(
+        "memory-limit", "cgroup v2 memory limit: a container allocating past 16 MiB is OOM-killed",
+        needs_runtime=True, timeout=45,
+        board={"cgroup": "v2", "containers": [service("memhog", restart="never")]},
+        bundles=[Bundle("memhog", "echo allocating; dd if=/dev/zero of=/dev/null bs=48M count=1 || exit $?; echo survived",
+                        memory_limit=16 * 1024 * 1024)],
+        expect=[r"\] memhog: allocating", r"reno-init: memhog: exited with code 137"],
+        forbid=Scenario.forbid + [r"memhog: survived"],
+    ),
+]
