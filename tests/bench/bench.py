@@ -199,6 +199,19 @@ def waitpid_timeout(pid, seconds):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def show(argv):
+    """A command for messages: program name and arguments, without `--root DIR`."""
+    out, skip = [os.path.basename(argv[0])], False
+    for x in argv[1:]:
+        if skip:
+            skip = False
+        elif x == "--root":
+            skip = True
+        else:
+            out.append(x)
+    return " ".join(out)
+
+
 class Runner:
     """Spawns and times one command; stderr goes to a scratch file read only on failure."""
 
@@ -225,13 +238,13 @@ class Runner:
         if r is None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: no exit within {timeout:.0f}s, killed")
+            raise Failed(f"{show(argv)}: no exit within {timeout:.0f}s, killed")
         st = r[1]
         rc = os.waitstatus_to_exitcode(st)
         if rc not in ok_codes:
             os.lseek(self.errfd, 0, os.SEEK_SET)
             err = os.read(self.errfd, 4000).decode(errors="replace").strip()
-            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: exit {rc}: {err[-300:]}")
+            raise Failed(f"{show(argv)}: exit {rc}: {err[-300:]}")
         return (t1 - t0) / 1e6  # ms
 
     def quiet(self, argv):
