@@ -40,6 +40,7 @@ UNIFIED_CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
 CG_ROOT = "/sys/fs/cgroup"
 V1_HIERARCHIES = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"]
 PEERS = ["crun", "runc", "youki"]
+DISK_STATE = "/var/lib/reno-bench-state"
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -257,12 +258,12 @@ class Runner:
 
 
 class Runtime:
-    def __init__(self, label, binary, work, ns_fd, kind):
+    def __init__(self, label, binary, work, ns_fd, kind, state_root=None):
         self.label = label          # column name
         self.kind = kind            # runc | crun | youki | reno
         self.binary = binary
         self.ns_fd = ns_fd          # mount namespace to run in
-        self.state = os.path.join(work, "state", label.replace("@", "-"))
+        self.state = os.path.join(state_root or os.path.join(work, "state"), label.replace("@", "-"))
         os.makedirs(self.state, exist_ok=True)
         self.pidfiles = os.path.join(work, "pids", label.replace("@", "-"))
         os.makedirs(self.pidfiles, exist_ok=True)
@@ -469,6 +470,9 @@ def parse_args():
     ap.add_argument("--disk-state", action="store_true",
                     help="keep state dirs, bundles and rootfs on --work's own filesystem instead "
                          "of a tmpfs mounted there (this host's /run is on disk, not tmpfs)")
+    ap.add_argument("--reno-disk-state", action="store_true",
+                    help="add a column `reno@disk`: reno with its --root on the disk "
+                         f"({DISK_STATE}), as /run/reno is on this host")
     ap.add_argument("--cache", default=os.environ.get("RENO_BENCH_CACHE", os.path.expanduser("~/.cache/reno-bench")))
     ap.add_argument("--floor", required=True, help="path of the built floor binary")
     ap.add_argument("--maxrss", required=True, help="path of the built maxrss helper")
@@ -553,6 +557,10 @@ class Bench:
                for n in ["crun", "runc", "youki", "reno"] if n in found and (not only or n in only)]
         if "reno" in found and (not only or "reno" in only or "reno@host" in only):
             rts.append(Runtime("reno@host", found["reno"], self.work, self.host_fd, "reno"))
+        if "reno" in found and a.reno_disk_state:
+            subprocess.run(["rm", "-rf", DISK_STATE], check=True)
+            rts.append(Runtime("reno@disk", found["reno"], self.work, self.masked_fd, "reno",
+                               state_root=DISK_STATE))
         for s in self.skips:
             log(s)
         return rts
@@ -591,6 +599,7 @@ class Bench:
         cleanup_cgroups()
         if not self.a.disk_state:
             subprocess.run(["umount", "-l", self.work], check=False)
+        subprocess.run(["rm", "-rf", DISK_STATE], check=False)
 
     # ---- helpers
 
@@ -874,7 +883,7 @@ class Bench:
         fsz, fkind, _ = elf_info(self.a.floor)
         sizes["floor"] = (fsz, f"{fkind} musl, stripped")
         for rt in self.rts:
-            if rt.label == "reno@host":
+            if rt.label in ("reno@host", "reno@disk"):
                 continue
             if rt.kind == "reno":
                 tmp = os.path.join(self.work, "reno.stripped")
@@ -1019,7 +1028,7 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
     fz = sizes.get("floor", (None,))[0]
     for c in cols:
         if c not in sizes:
-            cells.append("–" if c != "reno@host" else "(same)")
+            cells.append("(same)" if c.startswith("reno@") else "–")
             continue
         sz, k = sizes[c]
         s = f"**{fmt(sz, 'B')}** ({k})"
@@ -1049,6 +1058,9 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                    f"{elapsed:.0f} s in all.")
     for n in notes:
         out.append(f"- {n}")
+    if "reno@disk" in cols:
+        out.append(f"- `reno@disk`: reno with --root {DISK_STATE}, on the disk (this host's /run "
+                   "is on the disk too): what reno's fsyncs of state.json cost here.")
     out.append("- State dirs (--root), bundles and rootfs: " + (
         f"on the disk under {a.work} (--disk-state)." if a.disk_state else
         f"a tmpfs mounted on {a.work}, as /run is on usual hosts (this host's /run is on the "
