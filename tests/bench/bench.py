@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -451,6 +452,12 @@ def strace_summary(path):
     return f"{total} syscalls ({errs} failed), most: {top}"
 
 
+def children_cpu_ms():
+    """user+sys CPU of every reaped descendant so far (the tree's total once all are reaped)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -702,8 +709,11 @@ class Bench:
         cid = self.new_id(kind[0])
         b = self.bundle(kind, cid)
         self.enter(rt.ns_fd)
+        cpu0 = children_cpu_ms()
         try:
             v = self.runner.time(rt.run(cid, b))
+            reap_all()
+            cpu = children_cpu_ms() - cpu0
         finally:
             # `run` deletes the container when it exits; clean up if it did not.
             if os.path.exists(os.path.join(rt.state, cid)):
@@ -711,6 +721,7 @@ class Bench:
             reap_all()
         if keep:
             self.record(rt.label, f"run {kind}", v)
+            self.record(rt.label, f"cpu {kind}", cpu)
 
     def m_cycle(self, rt, kind, keep):
         runner = self.runner
@@ -762,9 +773,12 @@ class Bench:
 
     def m_floor(self, args, metric, keep):
         self.enter(self.masked_fd)
+        cpu0 = children_cpu_ms()
         v = self.runner.time([self.a.floor, self.rootfs, *args])
+        cpu = children_cpu_ms() - cpu0
         if keep:
             self.record("floor", metric, v)
+            self.record("floor", metric.replace("run", "cpu"), cpu)
 
     def m_floor_rss(self, keep):
         self.enter(self.masked_fd)
@@ -942,15 +956,18 @@ def main():
 ROWS = [
     # metric key, row title, unit, floor reference metric (None: no ratio to floor)
     ("run base", "`run` /bin/true (whole lifecycle)", "ms", "run base"),
+    ("cpu base", "  CPU time of all its processes (user+sys)", "ms", "cpu base"),
     ("create base", "  `create`", "ms", "run base"),
     ("start base", "  `start`", "ms", "run base"),
     ("delete base", "  `delete`", "ms", "run base"),
     ("c+s+d base", "  create+start+delete", "ms", "run base"),
     ("run cgroup", "`run` + memory & pids limits", "ms", "run cgroup"),
+    ("cpu cgroup", "  CPU time of all its processes (user+sys)", "ms", "cpu cgroup"),
     ("create cgroup", "  `create`", "ms", "run cgroup"),
     ("start cgroup", "  `start`", "ms", "run cgroup"),
     ("delete cgroup", "  `delete`", "ms", "run cgroup"),
     ("run seccomp", "`run` + podman seccomp profile", "ms", "run base"),
+    ("cpu seccomp", "  CPU time of all its processes (user+sys)", "ms", "cpu base"),
     ("create seccomp", "  `create`", "ms", "run base"),
     ("start seccomp", "  `start`", "ms", "run base"),
     ("delete seccomp", "  `delete`", "ms", "run base"),
@@ -1070,6 +1087,10 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "and read-only paths; 3 caps; no terminal), busybox-static rootfs, "
                "cgroupsPath /reno-bench/<id>. cgroup rows add memory.limit 64 MiB and pids.limit 64; "
                "seccomp rows add containers-common's seccomp.json converted for x86_64.")
+    out.append("- CPU time rows: getrusage(RUSAGE_CHILDREN) of the driver before the call and after "
+               "it and the reaping of orphans: user+sys of every process of the tree (runtime, its "
+               "helpers, the container's /bin/true). Unlike wall time it hardly moves with the "
+               "machine's load.")
     out.append("- Peak memory: cgroup v1 memory.max_usage_in_bytes of a cgroup holding the runtime "
                "and (nested) the container's cgroup, reset before each `create`; the floor row is "
                "the plain floor measured the same way. It counts anonymous memory, page tables, "
@@ -1100,6 +1121,8 @@ def _task_of(key):
         return "rss"
     if key.startswith("many"):
         return "many"
+    if key.startswith("cpu"):
+        return "run " + kind
     return key
 
 
