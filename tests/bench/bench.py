@@ -22,10 +22,12 @@ Why it is built this way:
 
 import argparse
 import ctypes
+import functools
 import json
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -39,6 +41,7 @@ UNIFIED_CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
 CG_ROOT = "/sys/fs/cgroup"
 V1_HIERARCHIES = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"]
 PEERS = ["crun", "runc", "youki"]
+DISK_STATE = "/var/lib/reno-bench-state"
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -199,6 +202,19 @@ def waitpid_timeout(pid, seconds):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def show(argv):
+    """A command for messages: program name and arguments, without `--root DIR`."""
+    out, skip = [os.path.basename(argv[0])], False
+    for x in argv[1:]:
+        if skip:
+            skip = False
+        elif x == "--root":
+            skip = True
+        else:
+            out.append(x)
+    return " ".join(out)
+
+
 class Runner:
     """Spawns and times one command; stderr goes to a scratch file read only on failure."""
 
@@ -225,13 +241,13 @@ class Runner:
         if r is None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: no exit within {timeout:.0f}s, killed")
+            raise Failed(f"{show(argv)}: no exit within {timeout:.0f}s, killed")
         st = r[1]
         rc = os.waitstatus_to_exitcode(st)
         if rc not in ok_codes:
             os.lseek(self.errfd, 0, os.SEEK_SET)
             err = os.read(self.errfd, 4000).decode(errors="replace").strip()
-            raise Failed(f"{' '.join(argv[:1] + argv[-3:])}: exit {rc}: {err[-300:]}")
+            raise Failed(f"{show(argv)}: exit {rc}: {err[-300:]}")
         return (t1 - t0) / 1e6  # ms
 
     def quiet(self, argv):
@@ -243,12 +259,12 @@ class Runner:
 
 
 class Runtime:
-    def __init__(self, label, binary, work, ns_fd, kind):
+    def __init__(self, label, binary, work, ns_fd, kind, state_root=None):
         self.label = label          # column name
         self.kind = kind            # runc | crun | youki | reno
         self.binary = binary
         self.ns_fd = ns_fd          # mount namespace to run in
-        self.state = os.path.join(work, "state", label.replace("@", "-"))
+        self.state = os.path.join(state_root or os.path.join(work, "state"), label.replace("@", "-"))
         os.makedirs(self.state, exist_ok=True)
         self.pidfiles = os.path.join(work, "pids", label.replace("@", "-"))
         os.makedirs(self.pidfiles, exist_ok=True)
@@ -436,6 +452,12 @@ def strace_summary(path):
     return f"{total} syscalls ({errs} failed), most: {top}"
 
 
+def children_cpu_ms():
+    """user+sys CPU of every reaped descendant so far (the tree's total once all are reaped)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -444,7 +466,7 @@ def loadavg():
 # --------------------------------------------------------------------------- main
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="5 reps, 1 warm-up, 10 containers (CI smoke)")
     ap.add_argument("--reps", type=int, default=30)
@@ -455,6 +477,9 @@ def main():
     ap.add_argument("--disk-state", action="store_true",
                     help="keep state dirs, bundles and rootfs on --work's own filesystem instead "
                          "of a tmpfs mounted there (this host's /run is on disk, not tmpfs)")
+    ap.add_argument("--reno-disk-state", action="store_true",
+                    help="add a column `reno@disk`: reno with its --root on the disk "
+                         f"({DISK_STATE}), as /run/reno is on this host")
     ap.add_argument("--cache", default=os.environ.get("RENO_BENCH_CACHE", os.path.expanduser("~/.cache/reno-bench")))
     ap.add_argument("--floor", required=True, help="path of the built floor binary")
     ap.add_argument("--maxrss", required=True, help="path of the built maxrss helper")
@@ -469,228 +494,202 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.reps, a.warmup, a.many, a.many_reps = min(a.reps, 5), 1, min(a.many, 10), 1
-    if os.geteuid() != 0:
-        raise SystemExit("run as root (namespaces, cgroups)")
-    random.seed(a.seed)
+    return a
 
-    work = a.work
-    if os.path.ismount(work):
-        subprocess.run(["umount", "-l", work], check=True)
-    subprocess.run(["rm", "-rf", work], check=True)
-    os.makedirs(work)
-    if not a.disk_state:
-        # Engines keep runtime state under /run, a tmpfs on usual hosts; here /run is on the
-        # disk, where a runtime that fsyncs its state pays for it. Measure the usual case.
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=512m", "reno-bench", work],
-                       check=True)
-    os.makedirs(os.path.join(work, "xdg"), exist_ok=True)
-    cleanup_cgroups()
-    set_subreaper()
-    runner = Runner(work)
-    notes = []
-    skips = []
 
-    # ---- bundles
-    rootfs = os.path.join(work, "rootfs")
-    build_rootfs(rootfs)
-    seccomp_src = os.path.join(a.cache, "seccomp.json")
-    with open(seccomp_src) as f:
-        podman_profile = json.load(f)
+class Bench:
+    """One benchmark run: the work dir, the runtimes, and every sample taken."""
 
-    def config(kind, cid):
+    def __init__(self, a):
+        self.a = a
+        self.work = a.work
+        self.notes, self.skips = [], []
+        self.samples = {}   # (label, metric) -> [values]
+        self.errors = {}    # (label, metric) -> last error
+        self.fails = {}     # (label, metric) -> failure weight (3 = give up)
+        self.checks = {}    # label -> {setting: applied?} or an error string
+        self.exec_ids = {}  # label -> id of the container exec goes into
+        self.seq = 0
+        self.cur_ns = None
+
+    # ---- setup and teardown
+
+    def setup(self):
+        a, work = self.a, self.work
+        if os.path.ismount(work):
+            subprocess.run(["umount", "-l", work], check=True)
+        subprocess.run(["rm", "-rf", work], check=True)
+        os.makedirs(work)
+        if not a.disk_state:
+            # Engines keep runtime state under /run, a tmpfs on usual hosts; here /run is on
+            # the disk, where a runtime that fsyncs its state pays for it. Measure the usual case.
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=512m", "reno-bench", work],
+                           check=True)
+        os.makedirs(os.path.join(work, "xdg"), exist_ok=True)
+        cleanup_cgroups()
+        set_subreaper()
+        self.runner = Runner(work)
+        try:
+            self.peak = PeakMem()
+        except OSError as e:
+            self.peak = None
+            self.skips.append(f"SKIP peak memory (cgroup) row: no cgroup v1 memory controller ({e})")
+        self.rootfs = os.path.join(work, "rootfs")
+        build_rootfs(self.rootfs)
+        with open(os.path.join(a.cache, "seccomp.json")) as f:
+            self.podman_profile = json.load(f)
+        self.host_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        if os.path.exists(UNIFIED_CONTROLLERS):
+            self.masked_proc, self.masked_fd = start_masked_ns(work)
+            self.notes.append(
+                f"All rows run in a private mount namespace where {UNIFIED_CONTROLLERS} is "
+                "covered by an empty file (crun 1.8 refuses this host's hybrid layout otherwise); "
+                "`reno@host` is reno on the host as it is.")
+        else:
+            self.masked_proc, self.masked_fd = None, self.host_fd
+            self.notes.append(f"No {UNIFIED_CONTROLLERS} (not the hybrid layout): everything runs "
+                              "on the host as it is; `reno@host` is the same as `reno`.")
+        self.rts = self.find_runtimes()
+
+    def find_runtimes(self):
+        a, found = self.a, {}
+        for name in PEERS:
+            path = shutil.which(name)
+            if name == "youki":
+                cand = os.path.join(a.cache, "youki", "bin", "youki")
+                path = cand if os.access(cand, os.X_OK) else path
+            if path:
+                found[name] = path
+            else:
+                why = ("not built (tests/bench/install-deps --youki builds it into the cache, ~5 min)"
+                       if name == "youki" else f"{name} not installed (apt-get install {name})")
+                self.skips.append(f"SKIP {name}: {why}")
+        if a.reno and os.access(a.reno, os.X_OK):
+            found["reno"] = a.reno
+        else:
+            self.skips.append(f"SKIP reno: {a.reno_skip or 'no binary (set RENO=/path/to/reno)'}")
+        only = set(a.only.split(",")) - {""}
+        rts = [Runtime(n, found[n], self.work, self.masked_fd, n)
+               for n in ["crun", "runc", "youki", "reno"] if n in found and (not only or n in only)]
+        if "reno" in found and (not only or "reno" in only or "reno@host" in only):
+            rts.append(Runtime("reno@host", found["reno"], self.work, self.host_fd, "reno"))
+        if "reno" in found and a.reno_disk_state:
+            subprocess.run(["rm", "-rf", DISK_STATE], check=True)
+            rts.append(Runtime("reno@disk", found["reno"], self.work, self.masked_fd, "reno",
+                               state_root=DISK_STATE))
+        for s in self.skips:
+            log(s)
+        return rts
+
+    def teardown(self):
+        """Stop what failures left behind, leave the namespaces, remove cgroups and the tmpfs."""
+        for rt in self.rts:
+            if rt.label in self.exec_ids:
+                self.enter(rt.ns_fd)
+                cid = self.exec_ids.pop(rt.label)
+                self.runner.quiet(rt.kill(cid))
+                try:
+                    wait_exit(rt.init_pid(cid))
+                except (Failed, OSError):
+                    pass
+                self.runner.quiet(rt.delete(cid, force=True))
+        # Container inits left behind by failures are our children (subreaper): kill those only.
+        piddir = os.path.join(self.work, "pids")
+        for d in os.listdir(piddir):
+            for name in os.listdir(os.path.join(piddir, d)):
+                try:
+                    with open(os.path.join(piddir, d, name)) as f:
+                        pid = int(f.read().strip() or 0)
+                    with open(f"/proc/{pid}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError):
+                    continue
+                if pid > 0 and ppid == os.getpid():
+                    log(f"killing leftover container init {pid} ({d}/{name})")
+                    os.kill(pid, signal.SIGKILL)
+        reap_all()
+        self.enter(self.host_fd)
+        if self.masked_proc:
+            self.masked_proc.kill()
+            self.masked_proc.wait()
+        reap_all()
+        cleanup_cgroups()
+        if not self.a.disk_state:
+            subprocess.run(["umount", "-l", self.work], check=False)
+        subprocess.run(["rm", "-rf", DISK_STATE], check=False)
+
+    # ---- helpers
+
+    def enter(self, fd):
+        if self.cur_ns != fd:
+            setns(fd)
+            self.cur_ns = fd
+
+    def new_id(self, tag):
+        self.seq += 1
+        return f"{tag}{self.seq}"
+
+    def config(self, kind, cid):
         cgpath = f"{PeakMem.cgroups_parent}/{cid}" if kind == "rss" else f"/reno-bench/{cid}"
         args = ["/bin/sleep", "100000"] if kind == "sleep" else ["/bin/true"]
         if kind == "check":
             args = ["/bin/grep", "-E", "^(Seccomp|NoNewPrivs|CapEff):", "/proc/self/status"]
-        c = base_config(rootfs, args, cgpath)
+        c = base_config(self.rootfs, args, cgpath)
         if kind in ("cgroup", "check"):
             c["linux"]["resources"]["memory"] = {"limit": 64 << 20}
             c["linux"]["resources"]["pids"] = {"limit": 64}
         if kind in ("seccomp", "check"):
             c["linux"]["seccomp"] = podman_seccomp_to_oci(
-                podman_profile, c["process"]["capabilities"]["bounding"])
+                self.podman_profile, c["process"]["capabilities"]["bounding"])
         return c
 
-    # cgroupsPath differs per container, so each container id gets its own bundle dir;
-    # they are all written before the timed loop (json.dump is not part of any figure).
-    bundles_dir = os.path.join(work, "bundles")
-
-    def bundle(kind, cid):
-        p = os.path.join(bundles_dir, cid)
+    def bundle(self, kind, cid):
+        """A bundle per container id (cgroupsPath names the id); written outside any timing."""
+        p = os.path.join(self.work, "bundles", cid)
         if not os.path.exists(p):
-            write_bundle(p, config(kind, cid))
+            write_bundle(p, self.config(kind, cid))
         return p
 
-    # ---- runtimes
-    masked_proc, masked_fd = start_masked_ns(work)
-    host_fd = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    notes.append(f"All rows run in a private mount namespace where {UNIFIED_CONTROLLERS} "
-                 "is covered by an empty file (crun 1.8 refuses this host's hybrid layout "
-                 "otherwise); `reno@host` is reno on the host as it is.")
+    def record(self, label, metric, v):
+        self.samples.setdefault((label, metric), []).append(v)
 
-    found = {}
-    for name in PEERS:
-        path = shutil.which(name)
-        if name == "youki":
-            cand = os.path.join(a.cache, "youki", "bin", "youki")
-            path = cand if os.access(cand, os.X_OK) else path
-        if path:
-            found[name] = path
-        else:
-            why = ("not built (tests/bench/install-deps --youki builds it into the cache, ~5 min)"
-                   if name == "youki" else f"{name} not installed (apt-get install {name})")
-            skips.append(f"SKIP {name}: {why}")
-    if a.reno and os.access(a.reno, os.X_OK):
-        found["reno"] = a.reno
-    else:
-        skips.append(f"SKIP reno: {a.reno_skip or 'no binary (set RENO=/path/to/reno)'}")
-    only = set(a.only.split(",")) - {""}
-    rts = []
-    for name in ["crun", "runc", "youki", "reno"]:
-        if name in found and (not only or name in only):
-            rts.append(Runtime(name, found[name], work, masked_fd, name))
-    if "reno" in found and (not only or "reno" in only or "reno@host" in only):
-        rts.append(Runtime("reno@host", found["reno"], work, host_fd, "reno"))
-    for s in skips:
-        log(s)
-
-    cur_ns = [None]
-
-    def enter(fd):
-        if cur_ns[0] != fd:
-            setns(fd)
-            cur_ns[0] = fd
-
-    samples = {}   # (label, metric) -> [values]
-    errors = {}    # (label, metric) -> message
-    fails = {}
-
-    def record(label, metric, v):
-        samples.setdefault((label, metric), []).append(v)
-
-    def guarded(label, metric, fn, keep):
-        if fails.get((label, metric), 0) >= 3:
+    def guarded(self, label, metric, fn, keep):
+        """Run one measurement; failures are recorded, and after 3 (or one hang) it is skipped."""
+        key = (label, metric)
+        if self.fails.get(key, 0) >= 3:
             return
         try:
             fn(keep)
         except (Failed, OSError) as e:
-            fails[(label, metric)] = fails.get((label, metric), 0) + (3 if "within" in str(e) else 1)
-            if (label, metric) not in errors:
-                log(f"FAIL {label} {metric}: {e}")
-            errors[(label, metric)] = str(e)
+            self.fails[key] = self.fails.get(key, 0) + (3 if "within" in str(e) else 1)
+            if key not in self.errors:
+                # Not "FAIL ...": tests/run counts such lines as test failures, and a
+                # measurement that could not be taken is reported in the table instead.
+                log(f"bench: {label} {metric} not measured: {e}")
+            self.errors[key] = str(e)
 
-    seq = [0]
+    def measure_peak(self, fn):
+        """fn() inside the peak-memory cgroup; its peak in MiB, or None without one."""
+        if self.peak is None:
+            fn()
+            return None
+        return self.peak.measure(fn)
 
-    def new_id(rt, tag):
-        seq[0] += 1
-        return f"{tag}{seq[0]}"
-
-    # ---- per-rep measurements (each returns nothing; records when keep)
-    def m_run(rt, kind):
-        def f(keep):
-            cid = new_id(rt, kind[0])
-            b = bundle(kind, cid)
-            enter(rt.ns_fd)
-            try:
-                v = runner.time(rt.run(cid, b))
-            finally:
-                # `run` deletes the container when it exits; clean up if it did not.
-                if os.path.exists(os.path.join(rt.state, cid)):
-                    runner.quiet(rt.delete(cid, force=True))
-                reap_all()
-            if keep:
-                record(rt.label, f"run {kind}", v)
-        return f
-
-    def m_cycle(rt, kind):
-        def f(keep):
-            cid = new_id(rt, kind[0])
-            b = bundle(kind, cid)
-            enter(rt.ns_fd)
-            created = False
-            try:
-                tc = runner.time(rt.create(cid, b))
-                created = True
-                ts = runner.time(rt.start(cid))
-                wait_exit(rt.init_pid(cid))
-                td = runner.time(rt.delete(cid))
-                created = False
-            finally:
-                if created:
-                    runner.quiet(rt.delete(cid, force=True))
-                reap_all()
-            if keep:
-                record(rt.label, f"create {kind}", tc)
-                record(rt.label, f"start {kind}", ts)
-                record(rt.label, f"delete {kind}", td)
-                record(rt.label, f"c+s+d {kind}", tc + ts + td)
-        return f
-
-    peak = PeakMem()
-    maxrss_out = os.path.join(work, "maxrss.txt")
-
-    def with_maxrss(argv):
+    def with_maxrss(self, argv):
         """Run argv under the maxrss helper; returns its ru_maxrss in MiB."""
-        runner.time([a.maxrss, maxrss_out, *argv])
-        with open(maxrss_out) as f:
+        out = os.path.join(self.work, "maxrss.txt")
+        self.runner.time([self.a.maxrss, out, *argv])
+        with open(out) as f:
             return int(f.read()) / 1024
 
-    def m_rss(rt):
-        def f(keep):
-            cid = new_id(rt, "m")
-            b = bundle("rss", cid)
-            enter(rt.ns_fd)
-            try:
-                hwm = []
-                v = peak.measure(lambda: hwm.append(with_maxrss(rt.create(cid, b))))
-                hwm = hwm[0]
-            finally:
-                runner.quiet(rt.delete(cid, force=True))
-                reap_all()
-            if keep:
-                record(rt.label, "peak RSS create", v)
-                record(rt.label, "maxrss create", hwm)
-        return f
-
-    exec_ids = {}
-
-    def m_exec(rt):
-        def f(keep):
-            enter(rt.ns_fd)
-            if rt.label not in exec_ids:
-                cid = new_id(rt, "x")
-                runner.time(rt.run(cid, bundle("sleep", cid), detach=True))
-                exec_ids[rt.label] = cid
-            v = runner.time(rt.exec(exec_ids[rt.label], ["/bin/true"]))
-            reap_all()
-            if keep:
-                record(rt.label, "exec", v)
-        return f
-
-    def m_floor(args, metric):
-        def f(keep):
-            enter(masked_fd)
-            v = runner.time([a.floor, rootfs, *args])
-            if keep:
-                record("floor", metric, v)
-        return f
-
-    def m_floor_rss(keep):
-        enter(masked_fd)
-        hwm = []
-        v = peak.measure(lambda: hwm.append(with_maxrss([a.floor, rootfs])))
-        if keep:
-            record("floor", "peak RSS create", v)
-            record("floor", "maxrss create", hwm[0])
-
     # ---- does each runtime apply what the config asks? (else its figures are not comparable)
-    checks = {}
 
-    def check(rt):
-        cid = new_id(rt, "k")
-        b = bundle("check", cid)
-        enter(rt.ns_fd)
-        outp = os.path.join(work, "check.txt")
+    def check(self, rt):
+        runner = self.runner
+        cid = self.new_id("k")
+        b = self.bundle("check", cid)
+        self.enter(rt.ns_fd)
+        outp = os.path.join(self.work, "check.txt")
         got = {}
         with open(outp, "w") as out:
             try:
@@ -711,183 +710,265 @@ def main():
                 runner.time(rt.delete(cid))
             except (Failed, OSError) as e:
                 runner.quiet(rt.delete(cid, force=True))
-                checks[rt.label] = f"check failed: {e}"
+                self.checks[rt.label] = f"check failed: {e}"
                 return
             finally:
                 reap_all()
         with open(outp) as f:
-            st = dict(l.split(":", 1) for l in f.read().split("\n") if ":" in l)
-        st = {k: v.strip() for k, v in st.items()}
+            st = {k: v.strip() for k, v in
+                  (l.split(":", 1) for l in f.read().split("\n") if ":" in l)}
         got["seccomp"] = st.get("Seccomp") == "2"
         got["no_new_privs"] = st.get("NoNewPrivs") == "1"
         got["caps"] = st.get("CapEff") == "0000000020000420"
-        checks[rt.label] = got
+        self.checks[rt.label] = got
 
-    for rt in rts:
-        check(rt)
-        c = checks[rt.label]
-        if isinstance(c, str) or not all(c.values()):
-            log(f"CHECK {rt.label}: {c}")
+    # ---- measurements: each takes `keep` (False during warm-up) and records when it is set
 
-    kinds = ["base", "cgroup", "seccomp"]
-    tasks = []  # (group, label, metric, fn): one group is shuffled together per rep
-    for kind in kinds:
-        grp = f"run {kind}"
-        tasks.append((grp, "floor", grp, m_floor([], "run base") if kind != "cgroup"
-                      else m_floor(["--proc-cgroups"], "run cgroup")))
-        for rt in rts:
-            tasks.append((grp, rt.label, grp, m_run(rt, kind)))
-        grp = f"cycle {kind}"
-        for rt in rts:
-            tasks.append((grp, rt.label, grp, m_cycle(rt, kind)))
-    tasks.append(("rss", "floor", "rss", m_floor_rss))
-    for rt in rts:
-        tasks.append(("rss", rt.label, "rss", m_rss(rt)))
-        tasks.append(("exec", rt.label, "exec", m_exec(rt)))
-    groups = []
-    for t in tasks:
-        if t[0] not in groups:
-            groups.append(t[0])
-
-    load_start = loadavg()
-    t_start = time.monotonic()
-    total = a.warmup + a.reps
-    for rep in range(total):
-        keep = rep >= a.warmup
-        for g in groups:
-            members = [t for t in tasks if t[0] == g]
-            random.shuffle(members)
-            for _, label, metric, fn in members:
-                guarded(label, metric, fn, keep)
-        log(f"rep {rep + 1}/{total} ({'warm-up' if not keep else 'kept'}) "
-            f"{time.monotonic() - t_start:.0f}s load {loadavg()}")
-
-    # stop the exec containers
-    for rt in rts:
-        if rt.label in exec_ids:
-            enter(rt.ns_fd)
-            cid = exec_ids[rt.label]
-            runner.quiet(rt.kill(cid))
-            try:
-                wait_exit(rt.init_pid(cid))
-            except (Failed, OSError):
-                pass
-            runner.quiet(rt.delete(cid, force=True))
-    reap_all()
-
-    # ---- N containers detached back to back, then all stopped (interleaved by runtime)
-    def m_many(rt):
-        def f(keep):
-            enter(rt.ns_fd)
-            ids = [new_id(rt, "d") for _ in range(a.many)]
-            bs = [bundle("sleep", cid) for cid in ids]
-            started = []
-            try:
-                t0 = time.perf_counter_ns()
-                for cid, b in zip(ids, bs):
-                    runner.time(rt.run(cid, b, detach=True))
-                    started.append(cid)
-                t1 = time.perf_counter_ns()
-                pids = [rt.init_pid(cid) for cid in ids]  # pid files: read, not timed
-                t2 = time.perf_counter_ns()
-                for cid in ids:
-                    runner.time(rt.kill(cid))
-                for cid, pid in zip(ids, pids):
-                    wait_exit(pid)
-                    runner.time(rt.delete(cid))
-                    started.remove(cid)
-                t3 = time.perf_counter_ns()
-            finally:
-                for cid in started:
-                    runner.quiet(rt.delete(cid, force=True))
-                reap_all()
-            if keep:
-                record(rt.label, "many start", (t1 - t0) / 1e6)
-                record(rt.label, "many stop", (t3 - t2) / 1e6)
-                record(rt.label, "many total", (t1 - t0 + t3 - t2) / 1e6)
-        return f
-
-    for rep in range(1 + a.many_reps):
-        order = list(rts)
-        random.shuffle(order)
-        for rt in order:
-            guarded(rt.label, "many", m_many(rt), rep >= 1)
-        log(f"burst rep {rep + 1}/{1 + a.many_reps} (first is warm-up) load {loadavg()}")
-    load_end = loadavg()
-
-    if a.strace:
-        os.makedirs(a.strace, exist_ok=True)
-        strace = shutil.which("strace")
-        for rt in rts:
-            enter(rt.ns_fd)
-            cid = new_id(rt, "s")
-            out = os.path.join(a.strace, f"strace-{rt.label.replace('@', '-')}.txt")
-            try:
-                runner.time([strace, "-f", "-c", "-o", out, *rt.run(cid, bundle("base", cid))])
-                notes.append(f"strace -c -f of `{rt.label} run`: {strace_summary(out)} ({out})")
-            except Failed as e:
-                notes.append(f"strace of {rt.label} failed: {e}")
+    def m_run(self, rt, kind, keep):
+        cid = self.new_id(kind[0])
+        b = self.bundle(kind, cid)
+        self.enter(rt.ns_fd)
+        cpu0 = children_cpu_ms()
+        try:
+            v = self.runner.time(rt.run(cid, b))
+            reap_all()
+            cpu = children_cpu_ms() - cpu0
+        finally:
+            # `run` deletes the container when it exits; clean up if it did not.
             if os.path.exists(os.path.join(rt.state, cid)):
+                self.runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+        if keep:
+            self.record(rt.label, f"run {kind}", v)
+            self.record(rt.label, f"cpu {kind}", cpu)
+
+    def m_cycle(self, rt, kind, keep):
+        runner = self.runner
+        cid = self.new_id(kind[0])
+        b = self.bundle(kind, cid)
+        self.enter(rt.ns_fd)
+        created = False
+        try:
+            tc = runner.time(rt.create(cid, b))
+            created = True
+            ts = runner.time(rt.start(cid))
+            wait_exit(rt.init_pid(cid))
+            td = runner.time(rt.delete(cid))
+            created = False
+        finally:
+            if created:
                 runner.quiet(rt.delete(cid, force=True))
             reap_all()
+        if keep:
+            self.record(rt.label, f"create {kind}", tc)
+            self.record(rt.label, f"start {kind}", ts)
+            self.record(rt.label, f"delete {kind}", td)
+            self.record(rt.label, f"c+s+d {kind}", tc + ts + td)
 
-    # Container inits left behind by failures are our children (subreaper): kill those only.
-    for d in os.listdir(os.path.join(work, "pids")):
-        for name in os.listdir(os.path.join(work, "pids", d)):
+    def m_rss(self, rt, keep):
+        cid = self.new_id("m")
+        b = self.bundle("rss", cid)
+        self.enter(rt.ns_fd)
+        hwm = []
+        try:
+            v = self.measure_peak(lambda: hwm.append(self.with_maxrss(rt.create(cid, b))))
+        finally:
+            self.runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+        if keep:
+            if v is not None:
+                self.record(rt.label, "peak RSS create", v)
+            self.record(rt.label, "maxrss create", hwm[0])
+
+    def m_exec(self, rt, keep):
+        self.enter(rt.ns_fd)
+        if rt.label not in self.exec_ids:
+            cid = self.new_id("x")
+            self.runner.time(rt.run(cid, self.bundle("sleep", cid), detach=True))
+            self.exec_ids[rt.label] = cid
+        v = self.runner.time(rt.exec(self.exec_ids[rt.label], ["/bin/true"]))
+        reap_all()
+        if keep:
+            self.record(rt.label, "exec", v)
+
+    def m_floor(self, args, metric, keep):
+        self.enter(self.masked_fd)
+        cpu0 = children_cpu_ms()
+        v = self.runner.time([self.a.floor, self.rootfs, *args])
+        cpu = children_cpu_ms() - cpu0
+        if keep:
+            self.record("floor", metric, v)
+            self.record("floor", metric.replace("run", "cpu"), cpu)
+
+    def m_floor_rss(self, keep):
+        self.enter(self.masked_fd)
+        hwm = []
+        v = self.measure_peak(lambda: hwm.append(self.with_maxrss([self.a.floor, self.rootfs])))
+        if keep:
+            if v is not None:
+                self.record("floor", "peak RSS create", v)
+            self.record("floor", "maxrss create", hwm[0])
+
+    def m_many(self, rt, keep):
+        """N containers detached back to back, then all stopped: kill all, wait, delete."""
+        runner = self.runner
+        self.enter(rt.ns_fd)
+        ids = [self.new_id("d") for _ in range(self.a.many)]
+        bs = [self.bundle("sleep", cid) for cid in ids]
+        started = []
+        try:
+            t0 = time.perf_counter_ns()
+            for cid, b in zip(ids, bs):
+                runner.time(rt.run(cid, b, detach=True))
+                started.append(cid)
+            t1 = time.perf_counter_ns()
+            pids = [rt.init_pid(cid) for cid in ids]  # pid files: read, not timed
+            t2 = time.perf_counter_ns()
+            for cid in ids:
+                runner.time(rt.kill(cid))
+            for cid, pid in zip(ids, pids):
+                wait_exit(pid)
+                runner.time(rt.delete(cid))
+                started.remove(cid)
+            t3 = time.perf_counter_ns()
+        finally:
+            for cid in started:
+                runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+        if keep:
+            self.record(rt.label, "many start", (t1 - t0) / 1e6)
+            self.record(rt.label, "many stop", (t3 - t2) / 1e6)
+            self.record(rt.label, "many total", (t1 - t0 + t3 - t2) / 1e6)
+
+    # ---- phases
+
+    def run_checks(self):
+        for rt in self.rts:
+            self.check(rt)
+            c = self.checks[rt.label]
+            if isinstance(c, str) or not all(c.values()):
+                log(f"CHECK {rt.label}: {c}")
+
+    def run_reps(self):
+        """Warm-up + reps; within each group the floor and runtimes go in a fresh random order."""
+        a, P = self.a, functools.partial
+        groups = {}  # name -> [(label, metric, fn(keep))]
+        for kind in ["base", "cgroup", "seccomp"]:
+            floor_args = ["--proc-cgroups"] if kind == "cgroup" else []
+            groups[f"run {kind}"] = [("floor", f"run {kind}", P(self.m_floor, floor_args,
+                                                                "run cgroup" if kind == "cgroup" else "run base"))]
+            groups[f"run {kind}"] += [(rt.label, f"run {kind}", P(self.m_run, rt, kind)) for rt in self.rts]
+            groups[f"cycle {kind}"] = [(rt.label, f"cycle {kind}", P(self.m_cycle, rt, kind))
+                                       for rt in self.rts]
+        groups["rss"] = [("floor", "rss", self.m_floor_rss)]
+        groups["rss"] += [(rt.label, "rss", P(self.m_rss, rt)) for rt in self.rts]
+        groups["exec"] = [(rt.label, "exec", P(self.m_exec, rt)) for rt in self.rts]
+        total = a.warmup + a.reps
+        for rep in range(total):
+            keep = rep >= a.warmup
+            for members in groups.values():
+                members = list(members)
+                random.shuffle(members)
+                for label, metric, fn in members:
+                    self.guarded(label, metric, fn, keep)
+            log(f"rep {rep + 1}/{total} ({'kept' if keep else 'warm-up'}) "
+                f"{time.monotonic() - self.t_start:.0f}s load {loadavg()}")
+        # the exec containers are not needed any more
+        for rt in self.rts:
+            if rt.label in self.exec_ids:
+                self.enter(rt.ns_fd)
+                cid = self.exec_ids.pop(rt.label)
+                self.runner.quiet(rt.kill(cid))
+                try:
+                    wait_exit(rt.init_pid(cid))
+                except (Failed, OSError):
+                    pass
+                self.runner.quiet(rt.delete(cid, force=True))
+        reap_all()
+
+    def run_bursts(self):
+        for rep in range(1 + self.a.many_reps):
+            order = list(self.rts)
+            random.shuffle(order)
+            for rt in order:
+                self.guarded(rt.label, "many", functools.partial(self.m_many, rt), rep >= 1)
+            log(f"burst rep {rep + 1}/{1 + self.a.many_reps} (first is warm-up) load {loadavg()}")
+
+    def run_strace(self, outdir):
+        os.makedirs(outdir, exist_ok=True)
+        strace = shutil.which("strace")
+        if not strace:
+            self.notes.append("SKIP strace: not installed")
+            return
+        for rt in self.rts:
+            self.enter(rt.ns_fd)
+            cid = self.new_id("s")
+            out = os.path.join(outdir, f"strace-{rt.label.replace('@', '-')}.txt")
             try:
-                with open(os.path.join(work, "pids", d, name)) as f:
-                    pid = int(f.read().strip() or 0)
-                with open(f"/proc/{pid}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError):
+                self.runner.time([strace, "-f", "-c", "-o", out, *rt.run(cid, self.bundle("base", cid))])
+                self.notes.append(f"strace -c -f of `{rt.label} run`: {strace_summary(out)} ({out})")
+            except Failed as e:
+                self.notes.append(f"strace of {rt.label} failed: {e}")
+            if os.path.exists(os.path.join(rt.state, cid)):
+                self.runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+
+    def sizes(self):
+        sizes = {}
+        fsz, fkind, _ = elf_info(self.a.floor)
+        sizes["floor"] = (fsz, f"{fkind} musl, stripped")
+        for rt in self.rts:
+            if rt.label in ("reno@host", "reno@disk"):
                 continue
-            if pid > 0 and ppid == os.getpid():
-                log(f"killing leftover container init {pid} ({d}/{name})")
-                os.kill(pid, signal.SIGKILL)
-    reap_all()
-    enter(host_fd)
-    masked_proc.kill()
-    masked_proc.wait()
-    reap_all()
-    cleanup_cgroups()
-    if not a.disk_state:
-        subprocess.run(["umount", "-l", work], check=False)
+            if rt.kind == "reno":
+                tmp = os.path.join(self.work, "reno.stripped")
+                shutil.copy2(rt.binary, tmp)
+                subprocess.run(["strip", "--strip-all", tmp], check=False)
+                sz, k, _ = elf_info(tmp)
+                os.unlink(tmp)
+                sizes[rt.label] = (sz, f"{k} musl, stripped")
+            else:
+                sz, k, stripped = elf_info(rt.binary)
+                desc = f"{k}, as installed" + ("" if stripped else ", not stripped")
+                if k == "dynamic":
+                    ldd = subprocess.run(["ldd", rt.binary], capture_output=True, text=True).stdout
+                    libs = [l.split("=>")[1].split("(")[0].strip() for l in ldd.splitlines() if "=>" in l]
+                    libs = [l for l in libs if l.startswith("/")]
+                    lsz = sum(os.stat(l).st_size for l in libs)
+                    desc += f"; + {len(libs)} shared libs {fmt(lsz, 'B')} incl. libc"
+                sizes[rt.label] = (sz, desc)
+        return sizes
 
-    # ---- sizes
-    sizes = {}
-    fsz, fkind, _ = elf_info(a.floor)
-    sizes["floor"] = (fsz, f"{fkind} musl, stripped")
-    for rt in rts:
-        if rt.label == "reno@host":
-            continue
-        if rt.kind == "reno":
-            tmp = os.path.join(work, "reno.stripped")
-            shutil.copy2(rt.binary, tmp)
-            subprocess.run(["strip", "--strip-all", tmp], check=False)
-            sz, k, _ = elf_info(tmp)
-            sizes[rt.label] = (sz, f"{k} musl, stripped")
-        else:
-            sz, k, stripped = elf_info(rt.binary)
-            desc = f"{k}, as installed" + ("" if stripped else ", not stripped")
-            if k == "dynamic":
-                libs = [l.split("=>")[1].split("(")[0].strip() for l in subprocess.run(
-                    ["ldd", rt.binary], capture_output=True, text=True).stdout.splitlines() if "=>" in l]
-                libs = [l for l in libs if l.startswith("/")]
-                lsz = sum(os.stat(l).st_size for l in libs)
-                desc += f"; + {len(libs)} shared libs {fmt(lsz, 'B')} incl. libc"
-            sizes[rt.label] = (sz, desc)
 
-    report = render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end,
-                    time.monotonic() - t_start, checks)
+def main():
+    a = parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root (namespaces, cgroups)")
+    random.seed(a.seed)
+    b = Bench(a)
+    b.setup()
+    load_start = loadavg()
+    b.t_start = time.monotonic()
+    try:
+        b.run_checks()
+        b.run_reps()
+        b.run_bursts()
+        load_end = loadavg()
+        if a.strace:
+            b.run_strace(a.strace)
+    finally:
+        b.teardown()
+    report = render(a, b.rts, b.samples, b.errors, b.sizes(), b.notes, b.skips, load_start,
+                    load_end, time.monotonic() - b.t_start, b.checks)
     print(report)
     if a.out:
         with open(a.out, "w") as f:
             f.write(report + "\n")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"samples": {f"{k[0]}|{k[1]}": v for k, v in samples.items()},
-                       "errors": {f"{k[0]}|{k[1]}": v for k, v in errors.items()},
-                       "sizes": sizes}, f, indent=1)
+            json.dump({"samples": {f"{k[0]}|{k[1]}": v for k, v in b.samples.items()},
+                       "errors": {f"{k[0]}|{k[1]}": v for k, v in b.errors.items()},
+                       "checks": b.checks}, f, indent=1)
     return 0
 
 
@@ -896,15 +977,18 @@ def main():
 ROWS = [
     # metric key, row title, unit, floor reference metric (None: no ratio to floor)
     ("run base", "`run` /bin/true (whole lifecycle)", "ms", "run base"),
+    ("cpu base", "  CPU time of all its processes (user+sys)", "ms", "cpu base"),
     ("create base", "  `create`", "ms", "run base"),
     ("start base", "  `start`", "ms", "run base"),
     ("delete base", "  `delete`", "ms", "run base"),
     ("c+s+d base", "  create+start+delete", "ms", "run base"),
     ("run cgroup", "`run` + memory & pids limits", "ms", "run cgroup"),
+    ("cpu cgroup", "  CPU time of all its processes (user+sys)", "ms", "cpu cgroup"),
     ("create cgroup", "  `create`", "ms", "run cgroup"),
     ("start cgroup", "  `start`", "ms", "run cgroup"),
     ("delete cgroup", "  `delete`", "ms", "run cgroup"),
     ("run seccomp", "`run` + podman seccomp profile", "ms", "run base"),
+    ("cpu seccomp", "  CPU time of all its processes (user+sys)", "ms", "cpu base"),
     ("create seccomp", "  `create`", "ms", "run base"),
     ("start seccomp", "  `start`", "ms", "run base"),
     ("delete seccomp", "  `delete`", "ms", "run base"),
@@ -982,7 +1066,7 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
     fz = sizes.get("floor", (None,))[0]
     for c in cols:
         if c not in sizes:
-            cells.append("–" if c != "reno@host" else "(same)")
+            cells.append("(same)" if c.startswith("reno@") else "–")
             continue
         sz, k = sizes[c]
         s = f"**{fmt(sz, 'B')}** ({k})"
@@ -1012,6 +1096,9 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                    f"{elapsed:.0f} s in all.")
     for n in notes:
         out.append(f"- {n}")
+    if "reno@disk" in cols:
+        out.append(f"- `reno@disk`: reno with --root {DISK_STATE}, on the disk (this host's /run "
+                   "is on the disk too): what reno's fsyncs of state.json cost here.")
     out.append("- State dirs (--root), bundles and rootfs: " + (
         f"on the disk under {a.work} (--disk-state)." if a.disk_state else
         f"a tmpfs mounted on {a.work}, as /run is on usual hosts (this host's /run is on the "
@@ -1021,6 +1108,10 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "and read-only paths; 3 caps; no terminal), busybox-static rootfs, "
                "cgroupsPath /reno-bench/<id>. cgroup rows add memory.limit 64 MiB and pids.limit 64; "
                "seccomp rows add containers-common's seccomp.json converted for x86_64.")
+    out.append("- CPU time rows: getrusage(RUSAGE_CHILDREN) of the driver before the call and after "
+               "it and the reaping of orphans: user+sys of every process of the tree (runtime, its "
+               "helpers, the container's /bin/true). Unlike wall time it hardly moves with the "
+               "machine's load.")
     out.append("- Peak memory: cgroup v1 memory.max_usage_in_bytes of a cgroup holding the runtime "
                "and (nested) the container's cgroup, reset before each `create`; the floor row is "
                "the plain floor measured the same way. It counts anonymous memory, page tables, "
@@ -1031,15 +1122,16 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "helper's few pages; the floor shows that offset. "
                "Floor ratios for the burst rows use "
                f"{a.many}× the floor's median `run`.")
-    out.append("- ⚠not applied: the runtime ran the container but did not apply that row's "
-               "setting (see the last row), so that figure is not comparable.")
+    if any(isinstance(ck, dict) and not all(ck.values()) for ck in checks.values()):
+        out.append("- ⚠not applied: the runtime ran the container but did not apply that row's "
+                   "setting (see the last row), so that figure is not comparable.")
     for label, ck in checks.items():
         if isinstance(ck, str):
             out.append(f"- {label}: {ck}")
     for s in skips:
         out.append(f"- {s}")
     for (label, metric), e in sorted(errors.items()):
-        out.append(f"- FAIL {label} {metric} (last error): {e}")
+        out.append(f"- not measured: {label} {metric} (last error): {e}")
     return "\n".join(out)
 
 
@@ -1051,6 +1143,8 @@ def _task_of(key):
         return "rss"
     if key.startswith("many"):
         return "many"
+    if key.startswith("cpu"):
+        return "run " + kind
     return key
 
 
