@@ -426,36 +426,6 @@ fn user_namespace_with_id_maps() {
     assert_eq!(host_uid, 100000);
 }
 
-#[test]
-fn new_session_keyring_unless_asked_not_to() {
-    require_root!();
-    // The session keyring the container's process possesses, as /proc/keys lists it.
-    let session = |extra: &[&str]| -> String {
-        let mut b = Bundle::new("keyring");
-        b.config["linux"]["maskedPaths"] = json!([]);
-        b.sh("grep ' _ses' /proc/keys || true");
-        b.write_config();
-        let bundle = b.dir.to_string_lossy().into_owned();
-        let mut args = vec!["run", "--bundle", &bundle];
-        args.extend_from_slice(extra);
-        args.push(&b.id);
-        let out = b.reno(&args);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        common::stdout(&out)
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let caller = session(&["--no-new-keyring"]);
-    let fresh = session(&[]);
-    assert!(!fresh.is_empty(), "no session keyring in the container");
-    assert_ne!(
-        caller, fresh,
-        "the container shares the caller's session keyring"
-    );
-}
-
 /// CVE-2019-5736 class: until execve the container's init is a copy of reno; it is
 /// non-dumpable, so no process of the container's user can open its /proc/<pid>/exe or
 /// memory. The kernel shows it: a non-dumpable task's /proc/<pid> belongs to root. (Here
