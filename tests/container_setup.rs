@@ -463,3 +463,18 @@ fn waiting_init_is_not_dumpable() {
         "after execve the user's program is dumpable again"
     );
 }
+
+#[test]
+fn sigpipe_is_not_ignored_in_the_container() {
+    require_root!();
+    let mut b = Bundle::new("sigpipe");
+    b.sh("grep SigIgn /proc/self/status");
+    let out = b.run_ok();
+    let mask =
+        u64::from_str_radix(out.trim().trim_start_matches("SigIgn:").trim(), 16).expect("mask");
+    assert_eq!(
+        mask & (1 << 12),
+        0,
+        "SIGPIPE ignored in the container: {out}"
+    );
+}

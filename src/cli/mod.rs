@@ -63,6 +63,7 @@ Global options:
 
 /// Entry point of the binary.
 pub fn main() -> i32 {
+    let _ = crate::linux::signal::set_default(crate::linux::signal::SIGPIPE);
     // The kernel started us as /init or /sbin/init: be the device's init.
     if crate::init::is_pid1() {
         return crate::init::main(crate::init::InitArgs::default());

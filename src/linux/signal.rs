@@ -113,6 +113,19 @@ pub fn forwardable() -> SigMask {
     m
 }
 
+/// Give `sig` its default disposition again. Rust's runtime starts us with SIGPIPE ignored,
+/// and an ignored signal stays ignored across execve: the container's programs must get the
+/// default, and `reno list | head -1` must end quietly rather than fail on EPIPE.
+pub fn set_default(sig: i32) -> Result<(), Errno> {
+    // SIG_DFL with no flags, no restorer and an empty mask: all zero on every architecture's
+    // layout of the kernel's struct sigaction, so a zeroed buffer of ample size serves all.
+    let act = [0u64; 4];
+    // SAFETY: act is a valid, zeroed struct sigaction; no old action is asked for.
+    unsafe { syscall!(Sysno::rt_sigaction, sig, act.as_ptr() as usize, 0, 8) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
 const SIG_BLOCK: i32 = 0;
 const SIG_SETMASK: i32 = 2;
 
