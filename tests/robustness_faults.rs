@@ -79,7 +79,11 @@ fn reno_strace(
     }
     match (inject, count_file) {
         (Some(i), _) => {
-            c.args(["-o", "/dev/null", "-e", "trace=none", "-e"])
+            // strace tampers with traced syscalls only.
+            let sc = i.split(':').next().unwrap_or(i);
+            c.args(["-o", "/dev/null", "-e"])
+                .arg(format!("trace={sc}"))
+                .arg("-e")
                 .arg(format!("inject={i}"));
         }
         (None, Some(f)) => {
@@ -88,11 +92,19 @@ fn reno_strace(
         (None, None) => {}
     }
     c.arg(reno_bin()).arg("--root").arg(&b.root).args(args);
+    // stderr through a file: a surviving init inherits it and would hold a pipe open.
+    let errf = b.dir.join("strace-reno.err");
+    let file = std::fs::File::create(&errf).expect("stderr file");
     c.env("RENO_FAULT_TAG", tag)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c.output().expect("spawn strace")
+        .stderr(file);
+    let status = c.status().expect("spawn strace");
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: std::fs::read(&errf).unwrap_or_default(),
+    }
 }
 
 /// Per-syscall call counts of reno ARGS (strace -c).
@@ -254,7 +266,13 @@ fn kill_reno_at_syscalls(phase: Phase) {
         rows: Vec::new(),
         failures: Vec::new(),
     };
-    for (sc, n) in chosen(&counts) {
+    let cases = chosen(&counts);
+    println!(
+        "{phase:?}: {} kill points over {} syscalls",
+        cases.len(),
+        counts.len()
+    );
+    for (sc, n) in cases {
         prepare(&b, phase);
         let out = reno_strace(
             &b,
