@@ -87,6 +87,11 @@ fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
             Ok(1) => break,
             Ok(_) | Err(rustix::io::Errno::AGAIN) => {
                 if !linux::process::is_alive(saved.pid, saved.start_time) {
+                    // It may have written its byte, exec'd a short program and exited
+                    // between our read and this check: that init did start.
+                    if matches!(rustix::io::read(&fd, &mut buf), Ok(1)) {
+                        break;
+                    }
                     return Err(wrong_state(
                         "cannot start a container that has stopped".into(),
                     ));
