@@ -380,7 +380,9 @@ fn exhaustion_emfile() {
     for n in 4..=24 {
         let script =
             format!("ulimit -n {n} && exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\"");
-        let o = Command::new("/bin/sh")
+        // stderr through a file: the created init inherits it and would hold a pipe.
+        let errf = b.dir.join("emfile.err");
+        let status = Command::new("/bin/sh")
             .args(["-c", &script])
             .arg(reno_bin())
             .arg(&b.root)
@@ -388,9 +390,14 @@ fn exhaustion_emfile() {
             .arg(&b.id)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
+            .stderr(std::fs::File::create(&errf).expect("err file"))
+            .status()
             .expect("sh");
+        let o = std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&errf).unwrap_or_default(),
+        };
         let err = stderr(&o);
         assert!(!err.contains("panicked"), "ulimit -n {n}: {err}");
         if o.status.success() {
@@ -431,13 +438,18 @@ fn vm_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Host mounts under this test process's temp dirs (others may mount elsewhere meanwhile).
 fn host_mounts() -> usize {
+    let mine = format!("/reno-it-{}-", std::process::id());
     std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|s| s.lines().count())
+        .map(|s| s.lines().filter(|l| l.contains(&mine)).count())
         .unwrap_or(0)
 }
 
+/// Our cgroups (ids of this test process) in every hierarchy: other users of the machine
+/// may add and remove their own meanwhile.
 fn reno_cgroups() -> usize {
+    let mine = format!("-{}-", std::process::id());
     std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
@@ -445,7 +457,8 @@ fn reno_cgroups() -> usize {
         .map(|h| {
             std::fs::read_dir(h.path().join("reno"))
                 .map(|d| {
-                    d.filter(|e| e.as_ref().map(|e| e.path().is_dir()).unwrap_or(false))
+                    d.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().contains(&mine))
                         .count()
                 })
                 .unwrap_or(0)
@@ -510,7 +523,7 @@ fn long_run_cycles() {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "cycle | reno fds | reno RSS kB | host mounts | reno cgroups | fds the container sees"
+        "cycle | reno fds | reno RSS kB | our host mounts | our cgroups | fds the container sees"
     );
     for s in &samples {
         println!(
