@@ -162,11 +162,8 @@ fn concurrent_operations_on_50_ids() {
         for t in threads {
             t.join().expect("caller thread");
         }
-        Arc::try_unwrap(results)
-            .ok()
-            .expect("results")
-            .into_inner()
-            .expect("results")
+        let all = results.lock().expect("results").clone();
+        all
     };
     let t0 = Instant::now();
     let first = run_phase(ops);

@@ -254,7 +254,7 @@ fn pick_line(err: &str) -> &str {
 fn scrub(s: &str) -> String {
     let pid = format!("-{}-", std::process::id());
     let mut out = String::new();
-    for word in s.split_inclusive(|c: char| c == ' ' || c == '`' || c == '"') {
+    for word in s.split_inclusive([' ', '`', '"']) {
         let mut w = word.to_string();
         if let Some(at) = w.find(&format!("/reno-it{pid}")) {
             let start = w[..at].rfind(' ').map(|i| i + 1).unwrap_or(0);
