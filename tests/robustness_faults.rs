@@ -283,6 +283,23 @@ fn kill_reno_at_syscalls(phase: Phase) {
             &phase_args(&b, &bundle, phase),
         );
         let case = format!("{phase:?}: SIGKILL reno at {sc}#{n}");
+        if matches!(phase, Phase::Start) {
+            // A second start must answer, not wait on a fifo nobody writes any more.
+            let again = Command::new("timeout")
+                .arg("10")
+                .arg(reno_bin())
+                .arg("--root")
+                .arg(&b.root)
+                .args(["start", &b.id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("timeout reno start");
+            if again.code() == Some(124) {
+                m.record(case.clone(), Err("a second start hangs".into()));
+            }
+        }
         let died = if out.status.success() {
             "reno finished"
         } else {

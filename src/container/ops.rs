@@ -110,7 +110,13 @@ fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
             Err(e) => return Err(Error::sys("read exec fifo", e).path(&path)),
         }
     }
-    std::fs::remove_file(&path).ctx_path("remove exec fifo", &path)
+    // The init removes it too, once past it: either may come first.
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).ctx_path("remove exec fifo", &path)
+        }
+        _ => Ok(()),
+    }
 }
 
 pub fn kill(g: &Globals, id: &str, sig: i32, all: bool) -> Result<()> {
