@@ -200,7 +200,7 @@ pub fn create_container(
         let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
         linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
     }
-    parent_ch.send(&Msg::Continue)?;
+    send_or_why(&mut parent_ch, &Msg::Continue)?;
     wait_for(&mut parent_ch, Msg::MountsReady).map_err(|e| how_init_died(&mut undo, pid, e))?;
 
     let saved = Saved {
@@ -227,7 +227,7 @@ pub fn create_container(
         hooks::run_all("prestart", h.prestart().as_ref(), &state_json)?;
         hooks::run_all("createRuntime", h.create_runtime().as_ref(), &state_json)?;
     }
-    parent_ch.send(&Msg::Go(state_json))?;
+    send_or_why(&mut parent_ch, &Msg::Go(state_json))?;
     wait_for(&mut parent_ch, Msg::Created).map_err(|e| how_init_died(&mut undo, pid, e))?;
 
     state::save(&dir, &saved, Status::Created)?;
@@ -241,6 +241,18 @@ pub fn create_container(
         saved,
         lock,
     })
+}
+
+/// Send to the init; if it has hung up (EPIPE), it failed first and said why: that error is
+/// the one to report, not our broken pipe (which one wins is a matter of timing).
+fn send_or_why(ch: &mut channel::Channel, m: &Msg) -> Result<()> {
+    match ch.send(m) {
+        Err(e) if e.errno == Some(rustix::io::Errno::PIPE) => match ch.recv() {
+            Ok(Some(Msg::Failed(msg))) => Err(Error::new(Kind::Failed, msg)),
+            _ => Err(e),
+        },
+        r => r,
+    }
 }
 
 fn wait_for(ch: &mut channel::Channel, want: Msg) -> Result<()> {
