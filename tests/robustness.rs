@@ -552,3 +552,70 @@ fn long_run_cycles() {
     assert_clean(&b, &tag);
     let _ = stdout;
 }
+
+/// `create` racing `delete --force` on the same id (20 ids, both at once): whichever wins,
+/// the id ends either fully created or absent, and after a final delete nothing remains.
+#[test]
+fn create_races_delete_force() {
+    require_root!();
+    let (b, tag) = tagged("race");
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let mut outcomes = std::collections::BTreeMap::new();
+    for i in 0..20 {
+        let id = format!("{}-{i}", b.id);
+        let t: Vec<_> = [true, false]
+            .into_iter()
+            .map(|create| {
+                let (root, bundle, id) = (b.root.clone(), bundle.clone(), id.clone());
+                std::thread::spawn(move || {
+                    // Stagger one side or the other by 0-40 ms to land in every window.
+                    if create == (i % 2 == 1) {
+                        std::thread::sleep(Duration::from_millis(i * 2));
+                    }
+                    if create {
+                        reno_with_files(&root, &["create", "--bundle", &bundle, &id])
+                    } else {
+                        reno_with_files(&root, &["delete", "--force", &id])
+                    }
+                })
+            })
+            .collect();
+        let outs: Vec<_> = t.into_iter().map(|t| t.join().expect("thread")).collect();
+        let st = reno_with_files(&b.root, &["state", &id]);
+        let end = if st.status.success() {
+            let v: Value = serde_json::from_slice(&st.stdout).expect("state parses");
+            v["status"].as_str().unwrap_or("?").to_string()
+        } else {
+            let e = stderr(&st);
+            assert!(e.contains("container does not exist"), "{id}: {e}");
+            "absent".to_string()
+        };
+        let create_err = stderr(&outs[0]);
+        assert!(!create_err.contains("panicked"), "{create_err}");
+        *outcomes
+            .entry(format!(
+                "create {} → {end}",
+                if outs[0].status.success() {
+                    "ok"
+                } else {
+                    "failed"
+                }
+            ))
+            .or_insert(0) += 1;
+        let d = reno_with_files(&b.root, &["delete", "--force", &id]);
+        assert!(d.status.success(), "{id}: {}", stderr(&d));
+        let left = leftovers::settle(3000, || {
+            leftovers::leftovers(&b.root, &id, &b.rootfs(), "\u{0}never")
+        });
+        assert!(left.is_empty(), "{id}: {left:?}");
+    }
+    let procs = leftovers::settle(3000, || {
+        leftovers::tagged_pids(&tag)
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    });
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+    println!("create vs delete --force, 20 ids: {outcomes:?}");
+}
