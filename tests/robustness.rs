@@ -498,7 +498,16 @@ fn long_run_cycles() {
             .expect("spawn reno run");
         let mut probe = (0, 0);
         if sample {
-            std::thread::sleep(Duration::from_millis(150));
+            // Measure once the program has printed: reno is then in its steady wait loop
+            // (earlier, create/start fds come and go).
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while std::fs::metadata(&outf)
+                .map(|m| m.len() == 0)
+                .unwrap_or(true)
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             probe = (proc_fds(child.id()), vm_rss_kb(child.id()) as usize);
         }
         let st = child.wait().expect("wait");
