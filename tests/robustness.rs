@@ -498,7 +498,7 @@ fn long_run_cycles() {
             .expect("spawn reno run");
         let mut probe = (0, 0);
         if sample {
-            // Measure once the program has printed: reno is then in its steady wait loop
+            // Measure once the program has printed and reno settled in its wait loop
             // (earlier, create/start fds come and go).
             let deadline = Instant::now() + Duration::from_secs(3);
             while std::fs::metadata(&outf)
@@ -508,6 +508,8 @@ fn long_run_cycles() {
             {
                 std::thread::sleep(Duration::from_millis(5));
             }
+            // The program can print before reno has closed the fifo and dropped its lock.
+            std::thread::sleep(Duration::from_millis(100));
             probe = (proc_fds(child.id()), vm_rss_kb(child.id()) as usize);
         }
         let st = child.wait().expect("wait");
