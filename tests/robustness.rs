@@ -162,11 +162,8 @@ fn concurrent_operations_on_50_ids() {
         for t in threads {
             t.join().expect("caller thread");
         }
-        Arc::try_unwrap(results)
-            .ok()
-            .expect("results")
-            .into_inner()
-            .expect("results")
+        let all = results.lock().expect("results").clone();
+        all
     };
     let t0 = Instant::now();
     let first = run_phase(ops);
@@ -370,14 +367,19 @@ fn exhaustion_full_state_filesystem() {
 #[test]
 fn exhaustion_emfile() {
     require_root!();
-    let (b, tag) = tagged("emfile");
+    let (mut b, tag) = tagged("emfile");
+    // Only reno's own fds are short here: no container rlimit to raise (raising the hard
+    // limit needs CAP_SYS_RESOURCE, which this test's caller may not have).
+    b.config["process"]["rlimits"] = json!([]);
     b.write_config();
     let bundle = b.dir.to_string_lossy().into_owned();
     let mut rows = Vec::new();
     for n in 4..=24 {
         let script =
             format!("ulimit -n {n} && exec \"$0\" --root \"$1\" create --bundle \"$2\" \"$3\"");
-        let o = Command::new("/bin/sh")
+        // stderr through a file: the created init inherits it and would hold a pipe.
+        let errf = b.dir.join("emfile.err");
+        let status = Command::new("/bin/sh")
             .args(["-c", &script])
             .arg(reno_bin())
             .arg(&b.root)
@@ -385,9 +387,14 @@ fn exhaustion_emfile() {
             .arg(&b.id)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
+            .stderr(std::fs::File::create(&errf).expect("err file"))
+            .status()
             .expect("sh");
+        let o = std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr: std::fs::read(&errf).unwrap_or_default(),
+        };
         let err = stderr(&o);
         assert!(!err.contains("panicked"), "ulimit -n {n}: {err}");
         if o.status.success() {
@@ -428,13 +435,18 @@ fn vm_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Host mounts under this test process's temp dirs (others may mount elsewhere meanwhile).
 fn host_mounts() -> usize {
+    let mine = format!("/reno-it-{}-", std::process::id());
     std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|s| s.lines().count())
+        .map(|s| s.lines().filter(|l| l.contains(&mine)).count())
         .unwrap_or(0)
 }
 
+/// Our cgroups (ids of this test process) in every hierarchy: other users of the machine
+/// may add and remove their own meanwhile.
 fn reno_cgroups() -> usize {
+    let mine = format!("-{}-", std::process::id());
     std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
@@ -442,7 +454,8 @@ fn reno_cgroups() -> usize {
         .map(|h| {
             std::fs::read_dir(h.path().join("reno"))
                 .map(|d| {
-                    d.filter(|e| e.as_ref().map(|e| e.path().is_dir()).unwrap_or(false))
+                    d.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().contains(&mine))
                         .count()
                 })
                 .unwrap_or(0)
@@ -485,7 +498,18 @@ fn long_run_cycles() {
             .expect("spawn reno run");
         let mut probe = (0, 0);
         if sample {
-            std::thread::sleep(Duration::from_millis(150));
+            // Measure once the program has printed and reno settled in its wait loop
+            // (earlier, create/start fds come and go).
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while std::fs::metadata(&outf)
+                .map(|m| m.len() == 0)
+                .unwrap_or(true)
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // The program can print before reno has closed the fifo and dropped its lock.
+            std::thread::sleep(Duration::from_millis(100));
             probe = (proc_fds(child.id()), vm_rss_kb(child.id()) as usize);
         }
         let st = child.wait().expect("wait");
@@ -507,7 +531,7 @@ fn long_run_cycles() {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "cycle | reno fds | reno RSS kB | host mounts | reno cgroups | fds the container sees"
+        "cycle | reno fds | reno RSS kB | our host mounts | our cgroups | fds the container sees"
     );
     for s in &samples {
         println!(
@@ -538,4 +562,71 @@ fn long_run_cycles() {
     assert_eq!(reno_cgroups(), cgroups0, "reno cgroups changed");
     assert_clean(&b, &tag);
     let _ = stdout;
+}
+
+/// `create` racing `delete --force` on the same id (20 ids, both at once): whichever wins,
+/// the id ends either fully created or absent, and after a final delete nothing remains.
+#[test]
+fn create_races_delete_force() {
+    require_root!();
+    let (b, tag) = tagged("race");
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let mut outcomes = std::collections::BTreeMap::new();
+    for i in 0..20 {
+        let id = format!("{}-{i}", b.id);
+        let t: Vec<_> = [true, false]
+            .into_iter()
+            .map(|create| {
+                let (root, bundle, id) = (b.root.clone(), bundle.clone(), id.clone());
+                std::thread::spawn(move || {
+                    // Stagger one side or the other by 0-40 ms to land in every window.
+                    if create == (i % 2 == 1) {
+                        std::thread::sleep(Duration::from_millis(i * 2));
+                    }
+                    if create {
+                        reno_with_files(&root, &["create", "--bundle", &bundle, &id])
+                    } else {
+                        reno_with_files(&root, &["delete", "--force", &id])
+                    }
+                })
+            })
+            .collect();
+        let outs: Vec<_> = t.into_iter().map(|t| t.join().expect("thread")).collect();
+        let st = reno_with_files(&b.root, &["state", &id]);
+        let end = if st.status.success() {
+            let v: Value = serde_json::from_slice(&st.stdout).expect("state parses");
+            v["status"].as_str().unwrap_or("?").to_string()
+        } else {
+            let e = stderr(&st);
+            assert!(e.contains("container does not exist"), "{id}: {e}");
+            "absent".to_string()
+        };
+        let create_err = stderr(&outs[0]);
+        assert!(!create_err.contains("panicked"), "{create_err}");
+        *outcomes
+            .entry(format!(
+                "create {} → {end}",
+                if outs[0].status.success() {
+                    "ok"
+                } else {
+                    "failed"
+                }
+            ))
+            .or_insert(0) += 1;
+        let d = reno_with_files(&b.root, &["delete", "--force", &id]);
+        assert!(d.status.success(), "{id}: {}", stderr(&d));
+        let left = leftovers::settle(3000, || {
+            leftovers::leftovers(&b.root, &id, &b.rootfs(), "\u{0}never")
+        });
+        assert!(left.is_empty(), "{id}: {left:?}");
+    }
+    let procs = leftovers::settle(3000, || {
+        leftovers::tagged_pids(&tag)
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    });
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+    println!("create vs delete --force, 20 ids: {outcomes:?}");
 }

@@ -79,7 +79,11 @@ fn reno_strace(
     }
     match (inject, count_file) {
         (Some(i), _) => {
-            c.args(["-o", "/dev/null", "-e", "trace=none", "-e"])
+            // strace tampers with traced syscalls only.
+            let sc = i.split(':').next().unwrap_or(i);
+            c.args(["-o", "/dev/null", "-e"])
+                .arg(format!("trace={sc}"))
+                .arg("-e")
                 .arg(format!("inject={i}"));
         }
         (None, Some(f)) => {
@@ -88,11 +92,19 @@ fn reno_strace(
         (None, None) => {}
     }
     c.arg(reno_bin()).arg("--root").arg(&b.root).args(args);
+    // stderr through a file: a surviving init inherits it and would hold a pipe open.
+    let errf = b.dir.join("strace-reno.err");
+    let file = std::fs::File::create(&errf).expect("stderr file");
     c.env("RENO_FAULT_TAG", tag)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c.output().expect("spawn strace")
+        .stderr(file);
+    let status = c.status().expect("spawn strace");
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: std::fs::read(&errf).unwrap_or_default(),
+    }
 }
 
 /// Per-syscall call counts of reno ARGS (strace -c).
@@ -254,7 +266,13 @@ fn kill_reno_at_syscalls(phase: Phase) {
         rows: Vec::new(),
         failures: Vec::new(),
     };
-    for (sc, n) in chosen(&counts) {
+    let cases = chosen(&counts);
+    println!(
+        "{phase:?}: {} kill points over {} syscalls",
+        cases.len(),
+        counts.len()
+    );
+    for (sc, n) in cases {
         prepare(&b, phase);
         let out = reno_strace(
             &b,
@@ -265,6 +283,23 @@ fn kill_reno_at_syscalls(phase: Phase) {
             &phase_args(&b, &bundle, phase),
         );
         let case = format!("{phase:?}: SIGKILL reno at {sc}#{n}");
+        if matches!(phase, Phase::Start) {
+            // A second start must answer, not wait on a fifo nobody writes any more.
+            let again = Command::new("timeout")
+                .arg("10")
+                .arg(reno_bin())
+                .arg("--root")
+                .arg(&b.root)
+                .args(["start", &b.id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("timeout reno start");
+            if again.code() == Some(124) {
+                m.record(case.clone(), Err("a second start hangs".into()));
+            }
+        }
         let died = if out.status.success() {
             "reno finished"
         } else {
@@ -293,10 +328,11 @@ fn kill_reno_during_delete() {
     kill_reno_at_syscalls(Phase::Delete);
 }
 
-/// The container's init killed at each of its set-up syscalls (reno itself makes none of
-/// these), and once it waits on the fifo.
+/// The container's init killed at each of its set-up syscalls that reno itself never makes
+/// (so when=N counts the init's calls alone), under `run` (with `create` strace -f would
+/// wait for the init forever); then once more while it waits on the fifo, before start.
 #[test]
-fn kill_init_during_create() {
+fn kill_init_during_setup() {
     require_root!();
     if let Some(why) = strace_missing() {
         eprintln!("SKIP: {why}");
@@ -305,23 +341,18 @@ fn kill_init_during_create() {
     let mut b = Bundle::new("fault-init");
     let tag = b.id.clone();
     tag_config(&mut b, &tag);
+    b.args(&["true"]);
     b.write_config();
     let bundle = b.dir.to_string_lossy().into_owned();
-    let args = phase_args(&b, &bundle, Phase::Create);
+    let args = ["run", "--bundle", &bundle, &b.id];
     let all = syscall_counts(&b, &tag, true, &args);
-    let _ = b.reno(&["delete", "--force", &b.id]);
-    let parent_create = {
-        let c = syscall_counts(&b, &tag, false, &args);
-        let _ = b.reno(&["delete", "--force", &b.id]);
-        c
-    };
+    let parent = syscall_counts(&b, &tag, false, &args);
     let mut m = Matrix {
         rows: Vec::new(),
         failures: Vec::new(),
     };
     for (sc, n) in all {
-        // Only syscalls the parent never makes: then when=N counts the init's calls alone.
-        if parent_create.contains_key(&sc) {
+        if parent.contains_key(&sc) || sc == "exit_group" {
             continue;
         }
         for i in 1..=n {
@@ -333,22 +364,30 @@ fn kill_init_during_create() {
                 None,
                 &args,
             );
-            let case = format!("create: SIGKILL init at {sc}#{i}");
             let how = if out.status.success() {
-                "create succeeded".to_string()
+                "run exit 0".to_string()
             } else {
                 format!(
-                    "create failed: {}",
+                    "run exit {}: {}",
+                    out.status.code().unwrap_or(-1),
                     stderr(&out).trim().lines().last().unwrap_or("")
                 )
             };
-            m.record(
-                case,
-                verify(&b, &tag).map(|s| format!("{how}; {s}; cleaned; retry ok")),
-            );
+            // run cleans up after itself: nothing may be left even before delete --force.
+            let left = leftovers::settle(2000, || {
+                leftovers::leftovers(&b.root, &b.id, &b.rootfs(), &tag)
+            });
+            let r = if left.is_empty() {
+                verify(&b, &tag).map(|s| format!("{how}; nothing left; {s}; retry ok"))
+            } else {
+                let _ = verify(&b, &tag);
+                Err(format!("{how}; run left {left:?}"))
+            };
+            m.record(format!("run: SIGKILL init at {sc}#{i}"), r);
         }
     }
     // Killed while waiting for start, then start and delete.
+    b.args(&["sleep", "1000"]);
     let o = b.create();
     assert!(o.status.success(), "create: {}", stderr(&o));
     let st: serde_json::Value =

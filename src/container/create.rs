@@ -200,8 +200,8 @@ pub fn create_container(
         let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
         linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
     }
-    parent_ch.send(&Msg::Continue)?;
-    wait_for(&mut parent_ch, Msg::MountsReady)?;
+    send_or_why(&mut parent_ch, &Msg::Continue)?;
+    wait_for(&mut parent_ch, Msg::MountsReady).map_err(|e| how_init_died(&mut undo, pid, e))?;
 
     let saved = Saved {
         id: id.to_string(),
@@ -227,8 +227,8 @@ pub fn create_container(
         hooks::run_all("prestart", h.prestart().as_ref(), &state_json)?;
         hooks::run_all("createRuntime", h.create_runtime().as_ref(), &state_json)?;
     }
-    parent_ch.send(&Msg::Go(state_json))?;
-    wait_for(&mut parent_ch, Msg::Created)?;
+    send_or_why(&mut parent_ch, &Msg::Go(state_json))?;
+    wait_for(&mut parent_ch, Msg::Created).map_err(|e| how_init_died(&mut undo, pid, e))?;
 
     state::save(&dir, &saved, Status::Created)?;
     if let Some(pf) = &o.pid_file {
@@ -243,6 +243,18 @@ pub fn create_container(
     })
 }
 
+/// Send to the init; if it has hung up (EPIPE), it failed first and said why: that error is
+/// the one to report, not our broken pipe (which one wins is a matter of timing).
+fn send_or_why(ch: &mut channel::Channel, m: &Msg) -> Result<()> {
+    match ch.send(m) {
+        Err(e) if e.errno == Some(rustix::io::Errno::PIPE) => match ch.recv() {
+            Ok(Some(Msg::Failed(msg))) => Err(Error::new(Kind::Failed, msg)),
+            _ => Err(e),
+        },
+        r => r,
+    }
+}
+
 fn wait_for(ch: &mut channel::Channel, want: Msg) -> Result<()> {
     match ch.recv()? {
         Some(m) if m == want => Ok(()),
@@ -252,12 +264,37 @@ fn wait_for(ch: &mut channel::Channel, want: Msg) -> Result<()> {
             "container init",
             format!("unexpected message {m:?}"),
         )),
-        None => Err(Error::failed(
-            "container init",
-            "exited before finishing set-up",
-        )),
+        None => Err(Error::failed("container init", INIT_GONE)),
     }
 }
+
+/// The init hung up mid-set-up without a word: say how it ended. A SIGKILL there is
+/// nearly always the cgroup's OOM killer (a memory limit too small for the set-up itself).
+fn how_init_died(undo: &mut Undo, pid: Pid, e: Error) -> Error {
+    if e.detail.as_deref() != Some(INIT_GONE) {
+        return e;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match linux::process::try_wait(pid) {
+            Ok(Some(code)) => {
+                undo.child = None;
+                let how = match code {
+                    137 => "killed by SIGKILL (out of memory in its cgroup?)".to_string(),
+                    c if c > 128 => format!("killed by signal {}", c - 128),
+                    c => format!("exit status {c}"),
+                };
+                return e.detail(format!("{INIT_GONE}: {how}"));
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            _ => return e,
+        }
+    }
+}
+
+const INIT_GONE: &str = "exited before finishing set-up";
 
 /// `--pid-file`, written atomically; relative paths are taken from the caller's cwd.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {

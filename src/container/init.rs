@@ -504,6 +504,14 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     .ctx("open exec fifo for writing")?;
     rustix::io::write(&fifo, b"0").ctx("write exec fifo")?;
     drop(fifo);
+    // Past the fifo: remove it ourselves too, so a `start` killed between its read and its
+    // unlink can't leave the container looking "created" (and the next start waiting on a
+    // fifo nobody will write again). Best effort: a non-root user may not be allowed to.
+    let _ = rustix::fs::unlinkat(
+        &r.state_dir,
+        crate::state::FIFO,
+        rustix::fs::AtFlags::empty(),
+    );
     drop(r.state_dir);
     let Some((exe, argv, envp)) = r.exec else {
         return Err(Error::invalid(

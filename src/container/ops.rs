@@ -88,6 +88,11 @@ fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
             Ok(1) => break,
             Ok(_) | Err(rustix::io::Errno::AGAIN) => {
                 if !linux::process::is_alive(saved.pid, saved.start_time) {
+                    // It may have written its byte, exec'd a short program and exited
+                    // between our read and this check: that init did start.
+                    if matches!(rustix::io::read(&fd, &mut buf), Ok(1)) {
+                        break;
+                    }
                     return Err(wrong_state(
                         "cannot start a container that has stopped".into(),
                     ));
@@ -106,7 +111,13 @@ fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
             Err(e) => return Err(Error::sys("read exec fifo", e).path(&path)),
         }
     }
-    std::fs::remove_file(&path).ctx_path("remove exec fifo", &path)
+    // The init removes it too, once past it: either may come first.
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).ctx_path("remove exec fifo", &path)
+        }
+        _ => Ok(()),
+    }
 }
 
 pub fn kill(g: &Globals, id: &str, sig: i32, all: bool) -> Result<()> {
