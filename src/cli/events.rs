@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{help, name, need_id, next_tok, unknown, value, Tok};
+use super::{help, name, need_id, next_tok, outln, unknown, value, Tok};
 use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Error, Kind, Result};
@@ -47,21 +47,21 @@ fn events(g: &Globals, id: &str, once: bool, interval: Duration) -> Result<()> {
     let cg = Cgroup::open(&saved.cgroup);
     let stats = |cg: &Cgroup| json!({"type": "stats", "id": id, "data": cg.stats()});
     if once {
-        println!("{}", stats(&cg));
+        outln!("{}", stats(&cg));
         return Ok(());
     }
     let mut oom = cg.oom_watch()?;
     let mut next = Instant::now();
     loop {
         for _ in 0..oom.take() {
-            println!("{}", json!({"type": "oom", "id": id}));
+            outln!("{}", json!({"type": "oom", "id": id}));
         }
         if state::status(&dir, &saved) == Status::Stopped {
             return Ok(());
         }
         let now = Instant::now();
         if now >= next {
-            println!("{}", stats(&cg));
+            outln!("{}", stats(&cg));
             next = now + interval;
         }
         // Wake for the next stats, an OOM (v1 eventfd), or every 100 ms to see v2 OOMs and

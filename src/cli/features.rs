@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::{help, next_tok, unknown, Tok};
+use super::{help, next_tok, outln, unknown, Tok};
 use crate::container::Globals;
 use crate::error::Result;
 use crate::linux::{caps, mount};
@@ -14,7 +14,7 @@ pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
             t => Err(unknown(t)),
         };
     }
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&document()).unwrap_or_default()
     );

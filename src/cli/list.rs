@@ -1,4 +1,4 @@
-use super::{help, next_tok, unknown, value, Tok};
+use super::{help, next_tok, outln, unknown, value, Tok};
 use crate::container::{self, Globals};
 use crate::error::{Error, Result};
 
@@ -34,17 +34,21 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
     if quiet {
         for v in &all {
-            println!("{}", s(v, "id"));
+            outln!("{}", s(v, "id"));
         }
     } else if json {
-        println!("{}", serde_json::Value::Array(all));
+        outln!("{}", serde_json::Value::Array(all));
     } else {
-        println!(
+        outln!(
             "{:<12} {:<8} {:<10} {:<40} {:<31} OWNER",
-            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+            "ID",
+            "PID",
+            "STATUS",
+            "BUNDLE",
+            "CREATED"
         );
         for v in &all {
-            println!(
+            outln!(
                 "{:<12} {:<8} {:<10} {:<40} {:<31} {}",
                 s(v, "id"),
                 v["pid"],

@@ -61,9 +61,19 @@ Global options:
   -h, --help            this help; COMMAND --help for a command's own
 ";
 
+/// `println!` that ignores a closed stdout (`reno list | head -1`): reno keeps SIGPIPE
+/// ignored (its pipes to the container's init must fail with EPIPE, not kill it), so a
+/// failed write must not panic either.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+pub(crate) use outln;
+
 /// Entry point of the binary.
 pub fn main() -> i32 {
-    let _ = crate::linux::signal::set_default(crate::linux::signal::SIGPIPE);
     // The kernel started us as /init or /sbin/init: be the device's init.
     if crate::init::is_pid1() {
         return crate::init::main(crate::init::InitArgs::default());
@@ -168,7 +178,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
                 return Ok(0);
             }
             "-h" | "--help" => {
-                print!("{USAGE}");
+                outln!("{}", USAGE.trim_end());
                 return Ok(0);
             }
             _ => return Err(unknown(Tok::Flag(f))),
@@ -206,7 +216,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
 }
 
 pub fn print_version() {
-    println!(
+    outln!(
         "reno version {}\ncommit: {}\nspec: 1.2.0",
         env!("CARGO_PKG_VERSION"),
         option_env!("RENO_COMMIT").unwrap_or("unknown")
@@ -220,7 +230,7 @@ pub fn arg_err(e: lexopt::Error) -> Error {
 
 /// A command's --help text as an "error" the caller prints and exits 0 on.
 pub fn help(text: &str) -> Result<i32> {
-    print!("{text}");
+    outln!("{}", text.trim_end());
     Ok(0)
 }
 

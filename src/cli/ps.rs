@@ -1,4 +1,4 @@
-use super::{help, name, need_id, next_tok, unknown, value, Tok};
+use super::{help, name, need_id, next_tok, outln, unknown, value, Tok};
 use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Context, Error, Result};
@@ -40,7 +40,7 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
             .map_err(|e| name(e, &id))?
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
         );
@@ -63,7 +63,10 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
             ),
         ));
     }
-    print!("{}", filter(&String::from_utf8_lossy(&out.stdout), &pids)?);
+    outln!(
+        "{}",
+        filter(&String::from_utf8_lossy(&out.stdout), &pids)?.trim_end()
+    );
     Ok(0)
 }
 

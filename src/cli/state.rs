@@ -1,4 +1,4 @@
-use super::{help, name, need_id, next_tok, unknown, Tok};
+use super::{help, name, need_id, next_tok, outln, unknown, Tok};
 use crate::container::{self, Globals};
 use crate::error::Result;
 
@@ -15,6 +15,6 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     }
     let id = need_id(id, USAGE)?;
     let v = container::state(g, &id).map_err(|e| name(e, &id))?;
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(0)
 }

@@ -527,6 +527,9 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
         )?;
     }
     signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
+    // reno runs with SIGPIPE ignored (Rust's default, and its pipes rely on EPIPE); an ignored
+    // signal would stay ignored across execve.
+    signal::set_default(signal::SIGPIPE).ctx("reset SIGPIPE")?;
     // As close to execve as possible, so the profile need allow little of reno's own work.
     if let Some(prog) = ctx.seccomp.filter(|_| nnp_of(ctx)) {
         let _listener = crate::seccomp::load(prog)?;
