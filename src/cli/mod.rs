@@ -12,6 +12,7 @@ use crate::error::{Error, Kind, Result};
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -32,6 +33,7 @@ Commands:
   state     print a container's state as JSON
   kill      send a signal to a container's init (default SIGTERM)
   delete    delete a stopped container (--force: any container)
+  exec      run a new process in a running container
   list      list containers
   spec      write a default config.json
   features  print the features document (what reno recognises)
@@ -164,6 +166,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         "state" => state::main(&g, p),
         "kill" => kill::main(&g, p),
         "delete" => delete::main(&g, p),
+        "exec" => exec::main(&g, p),
         "list" => list::main(&g, p),
         "spec" => spec::main(&g, p),
         "features" => features::main(&g, p),

@@ -3,10 +3,13 @@
 
 pub mod channel;
 pub mod create;
+pub mod exec;
 pub mod hooks;
 pub mod init;
 pub mod ops;
+mod relay;
 pub mod rootfs;
+pub mod terminal;
 
 use std::path::PathBuf;
 

@@ -8,5 +8,6 @@ pub mod caps;
 pub mod fs;
 pub mod mount;
 pub mod process;
+pub mod pty;
 pub mod seccomp;
 pub mod signal;
