@@ -95,5 +95,13 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
         }
     }
     o.id = need_id(id, USAGE)?;
-    exec::exec(g, &o).map_err(|e| name(e, &o.id))
+    // runc's form: "exec failed: …" and 255, so a failed exec is never mistaken for the
+    // program's own exit code.
+    match exec::exec(g, &o) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            log::error!("exec failed: {}", name(e, &o.id));
+            Ok(255)
+        }
+    }
 }

@@ -153,6 +153,7 @@ pub fn create_container(
         None
     };
 
+    let console = super::terminal::connect_socket(&spec, o.console_socket.as_deref())?;
     let (mut parent_ch, child_ch) = channel::pair()?;
     let ctx = InitCtx {
         spec: &spec,
@@ -167,6 +168,7 @@ pub fn create_container(
         sigmask: run_mask.unwrap_or(0),
         preserve_fds: o.preserve_fds,
         seccomp: seccomp.as_ref(),
+        console,
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;

@@ -68,12 +68,7 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     let (lock, saved) = state::open(&g.root, &o.id)?;
     let dir = state::dir(&g.root, &o.id);
     match state::status(&dir, &saved) {
-        Status::Stopped => {
-            return Err(Error::new(
-                Kind::NotRunning,
-                "cannot exec in a stopped container",
-            ))
-        }
+        Status::Stopped => return Err(stopped()),
         Status::Paused if !o.ignore_paused => {
             return Err(Error::new(
                 Kind::WrongState,
@@ -133,7 +128,12 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
             (None, None) => continue, // a kind this kernel doesn't have
             _ => {}
         }
-        let fd = open_ro(&theirs).ctx_path(&format!("open {name} namespace"), &theirs)?;
+        let fd = match open_ro(&theirs) {
+            Ok(fd) => fd,
+            // The init is exiting: its namespaces are already gone.
+            Err(rustix::io::Errno::NOENT) => return Err(stopped()),
+            Err(e) => return Err(Error::sys(format!("open {name} namespace"), e).path(&theirs)),
+        };
         if name == "pid" {
             pidns = Some(fd);
         } else {
@@ -148,10 +148,7 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     )
     .ctx_path("open container root", &root_path)?;
     if !linux::process::is_alive(saved.pid, saved.start_time) {
-        return Err(Error::new(
-            Kind::NotRunning,
-            "cannot exec in a stopped container",
-        ));
+        return Err(stopped());
     }
 
     // The console: the caller's socket, or our own pair when we relay in the foreground.
@@ -240,6 +237,11 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     };
     restore_mask();
     code
+}
+
+/// runc's wording.
+fn stopped() -> Error {
+    Error::new(Kind::NotRunning, "cannot exec in a stopped container")
 }
 
 /// The process to run: process.json, or the container's own process with the flags applied
@@ -354,10 +356,7 @@ fn fork_in_pidns(pidns: Option<&OwnedFd>) -> Result<Forked> {
     }
     match r {
         // ENOMEM: the pid namespace has no init any more.
-        Err(rustix::io::Errno::NOMEM) if pidns.is_some() => Err(Error::new(
-            Kind::NotRunning,
-            "cannot exec in a stopped container",
-        )),
+        Err(rustix::io::Errno::NOMEM) if pidns.is_some() => Err(stopped()),
         Err(e) => Err(Error::sys("fork exec process", e)),
         Ok(f) => Ok(f),
     }

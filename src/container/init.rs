@@ -39,6 +39,8 @@ pub struct InitCtx<'a> {
     pub preserve_fds: u32,
     /// The compiled `linux.seccomp` filter, loaded just before execve.
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The connected `--console-socket` when process.terminal is set.
+    pub console: Option<OwnedFd>,
 }
 
 /// Never returns: execs the container's program or exits.
@@ -179,6 +181,10 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
 
     switch_root(ctx, &root.path)?;
     drop(root);
+    if let Some(sock) = &ctx.console {
+        // Inside the container's devpts, before the root is made read-only (runc's order).
+        super::terminal::setup_console(rustix::fd::AsFd::as_fd(sock), process, true)?;
+    }
 
     if let Some(l) = linux_cfg {
         for p in l.masked_paths().iter().flatten() {

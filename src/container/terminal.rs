@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Context, Error, Result};
 use crate::linux::{self, pty};
@@ -45,6 +45,22 @@ pub fn setup_console(socket: BorrowedFd<'_>, process: &Process, mount_console: b
     rustix::stdio::dup2_stderr(&slave).ctx("dup pty onto stderr")?;
     pty::set_controlling(rustix::stdio::stdin()).ctx("ioctl(TIOCSCTTY)")?;
     Ok(())
+}
+
+/// The console socket for `create`: connected by the parent (it names a host path, which
+/// the init can't reach after the root switch), only when process.terminal is set.
+pub fn connect_socket(spec: &crate::spec::Spec, path: Option<&Path>) -> Result<Option<OwnedFd>> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match path {
+        Some(p) if terminal => pty::connect(p)
+            .ctx_path("connect to console socket", p)
+            .map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// setsid(), tolerating that we already lead a session (EPERM).
