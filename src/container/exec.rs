@@ -275,15 +275,11 @@ fn build_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
         let mut c = p.capabilities().clone().unwrap_or_default();
         let mut add = Vec::new();
         for name in &o.caps {
-            let n = name.to_ascii_uppercase();
-            let n = if n.starts_with("CAP_") {
-                n
-            } else {
-                format!("CAP_{n}")
-            };
-            let cap: oci_spec::runtime::Capability = n
-                .parse()
-                .map_err(|_| Error::invalid("--cap", format!("unknown capability {name:?}")))?;
+            // Through serde, which accepts every spelling config.json may use.
+            let cap: oci_spec::runtime::Capability =
+                serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                    Error::invalid("--cap", format!("unknown capability {name:?}"))
+                })?;
             add.push(cap);
         }
         let extend = |set: &Option<oci_spec::runtime::Capabilities>| {
