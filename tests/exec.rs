@@ -63,7 +63,10 @@ fn foreground_exit_code_pid_namespace_hostname() {
     );
     assert_eq!(code, 7, "stdout {out} stderr {err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "sleep", "pid 1 seen from the exec'd process: {out}");
+    assert_eq!(
+        lines[0], "sleep",
+        "pid 1 seen from the exec'd process: {out}"
+    );
     assert_eq!(lines[1], "exec-host");
     // In the container's pid namespace: a small pid, not the host's.
     let pid: i64 = lines[2].trim_start_matches("pid=").parse().expect("pid");
@@ -90,8 +93,16 @@ fn detach_pid_file_namespaces_cgroup() {
             .trim(),
         "sleep"
     );
-    assert_eq!(ns_links(pid), ns_links(init), "namespaces differ from the init's");
-    assert_eq!(cgroup_of(pid), cgroup_of(init), "cgroup differs from the init's");
+    assert_eq!(
+        ns_links(pid),
+        ns_links(init),
+        "namespaces differ from the init's"
+    );
+    assert_eq!(
+        cgroup_of(pid),
+        cgroup_of(init),
+        "cgroup differs from the init's"
+    );
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/root")).expect("root"),
         std::fs::read_link(format!("/proc/{init}/root")).expect("root")
@@ -138,7 +149,11 @@ fn process_json_user_env_cwd() {
     assert!(l[2].split(' ').any(|g| g == "2000"), "{out}");
     assert_eq!(l[3], "/tmp");
     assert_eq!(l[4], "from-process-json");
-    assert_eq!(l[5].split_whitespace().nth(1), Some("0000000000000001"), "{out}");
+    assert_eq!(
+        l[5].split_whitespace().nth(1),
+        Some("0000000000000001"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -242,7 +257,14 @@ fn user_namespace_container() {
     let pid_file = b.dir.join("e.pid");
     let (code, _, err) = exec(
         &b,
-        &["-d", "--pid-file", &pid_file.to_string_lossy(), &b.id, "sleep", "100"],
+        &[
+            "-d",
+            "--pid-file",
+            &pid_file.to_string_lossy(),
+            &b.id,
+            "sleep",
+            "100",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let pid: i64 = std::fs::read_to_string(&pid_file)
@@ -253,7 +275,8 @@ fn user_namespace_container() {
     assert_eq!(ns_links(pid), ns_links(init));
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     assert!(
-        st.lines().any(|l| l.starts_with("Uid:") && l.contains("200000")),
+        st.lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("200000")),
         "host uid of the exec'd process: {st}"
     );
 }
@@ -273,11 +296,18 @@ fn preserve_fds() {
             b.root.display(),
             b.id
         );
-        let out = Command::new("bash").arg("-c").arg(&cmd).output().expect("bash");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .expect("bash");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(run("--preserve-fds 1").trim(), "through fd 3");
-    assert!(run("").contains("closed"), "fd 3 leaked without --preserve-fds");
+    assert!(
+        run("").contains("closed"),
+        "fd 3 leaked without --preserve-fds"
+    );
 }
 
 #[test]
@@ -287,7 +317,10 @@ fn errors_like_runc_and_no_stray_process() {
     // Missing container.
     let (code, _, err) = exec(&b, &["no-such-container", "true"]);
     assert_eq!(code, 255);
-    assert!(err.contains("exec failed") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("exec failed") && err.contains("does not exist"),
+        "{err}"
+    );
 
     let init = start_sleeper(&mut b);
     // Missing program: fails, and only the init is left in the cgroup.
@@ -302,7 +335,11 @@ fn errors_like_runc_and_no_stray_process() {
     let rel = pids_line.splitn(3, ':').nth(2).expect("path");
     let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids{rel}/cgroup.procs"))
         .expect("cgroup.procs");
-    assert_eq!(procs.trim(), init.to_string(), "stray process in the cgroup");
+    assert_eq!(
+        procs.trim(),
+        init.to_string(),
+        "stray process in the cgroup"
+    );
 
     // -t with --detach needs a console socket.
     let (code, _, err) = exec(&b, &["-d", "-t", &b.id, "true"]);

@@ -19,7 +19,10 @@ fn read_until(master: &OwnedFd, marker: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 4096];
     while Instant::now() < deadline {
-        let mut fds = [rustix::event::PollFd::new(master, rustix::event::PollFlags::IN)];
+        let mut fds = [rustix::event::PollFd::new(
+            master,
+            rustix::event::PollFlags::IN,
+        )];
         let ts = rustix::time::Timespec {
             tv_sec: 0,
             tv_nsec: 100_000_000,
@@ -60,7 +63,15 @@ fn create_sends_master_over_console_socket() {
     b.write_config();
     let (l, sock) = listen(&b, "console.sock");
     let bundle = b.dir.to_string_lossy().into_owned();
-    let out = b.reno(&["run", "-d", "--console-socket", &sock, "--bundle", &bundle, &b.id]);
+    let out = b.reno(&[
+        "run",
+        "-d",
+        "--console-socket",
+        &sock,
+        "--bundle",
+        &bundle,
+        &b.id,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let master = receive_master(&l);
     let text = read_until(&master, "DONE");

@@ -102,8 +102,14 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         ));
     }
     for (what, v) in [
-        ("--apparmor / process.apparmorProfile", process.apparmor_profile()),
-        ("--process-label / process.selinuxLabel", process.selinux_label()),
+        (
+            "--apparmor / process.apparmorProfile",
+            process.apparmor_profile(),
+        ),
+        (
+            "--process-label / process.selinuxLabel",
+            process.selinux_label(),
+        ),
     ] {
         if v.as_deref().is_some_and(|s| !s.is_empty()) {
             log::warn!("{what}: not supported by reno, ignored");
@@ -120,7 +126,10 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     let pid = saved.pid;
     let mut joins = Vec::new();
     let mut pidns: Option<OwnedFd> = None;
-    for &(name, flag) in NAMESPACES.iter().chain([("pid", linux::process::CLONE_NEWPID)].iter()) {
+    for &(name, flag) in NAMESPACES
+        .iter()
+        .chain([("pid", linux::process::CLONE_NEWPID)].iter())
+    {
         let theirs = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
         let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
         match (ns_id(&theirs), ns_id(&ours)) {
@@ -277,9 +286,8 @@ fn build_process(spec: &Spec, o: &ExecOpts) -> Result<Process> {
         for name in &o.caps {
             // Through serde, which accepts every spelling config.json may use.
             let cap: oci_spec::runtime::Capability =
-                serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
-                    Error::invalid("--cap", format!("unknown capability {name:?}"))
-                })?;
+                serde_json::from_value(serde_json::Value::String(name.clone()))
+                    .map_err(|_| Error::invalid("--cap", format!("unknown capability {name:?}")))?;
             add.push(cap);
         }
         let extend = |set: &Option<oci_spec::runtime::Capabilities>| {
@@ -406,7 +414,8 @@ impl Child<'_> {
         }
         let mut in_userns = false;
         for (name, flag, fd) in &self.joins {
-            linux::process::setns(fd, *flag).ctx(&format!("join the container's {name} namespace"))?;
+            linux::process::setns(fd, *flag)
+                .ctx(&format!("join the container's {name} namespace"))?;
             in_userns |= *name == "user";
         }
         rustix::process::fchdir(&self.root).ctx("chdir to the container's root")?;
@@ -417,6 +426,13 @@ impl Child<'_> {
         }
         init::apply_process_attrs(self.spec, self.process)?;
         let (exe, argv, envp) = init::exec_args(self.process)?;
+        let nnp = self.process.no_new_privileges().unwrap_or(false);
+        if !nnp {
+            // Without no_new_privs a filter needs CAP_SYS_ADMIN: before the caps drop.
+            if let Some(prog) = self.seccomp {
+                crate::seccomp::load(prog)?;
+            }
+        }
         init::switch_user(self.process, in_userns)?;
         let cwd = self.process.cwd();
         rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
@@ -425,7 +441,7 @@ impl Child<'_> {
         }
         signal::set_mask(self.sigmask).ctx("restore signal mask")?;
         linux::process::cloexec_from(3 + self.preserve_fds).ctx("close_range")?;
-        if let Some(prog) = self.seccomp {
+        if let Some(prog) = self.seccomp.filter(|_| nnp) {
             let _listener = crate::seccomp::load(prog)?;
         }
         let e = linux::process::execve(&exe, &argv, &envp);

@@ -215,6 +215,13 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     apply_process_attrs(spec, process)?;
 
     let (exe, argv, envp) = exec_args(process)?;
+    if !process.no_new_privileges().unwrap_or(false) {
+        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it before the
+        // capabilities are dropped (runc's order); otherwise as late as possible.
+        if let Some(prog) = ctx.seccomp {
+            crate::seccomp::load(prog)?;
+        }
+    }
     switch_user(process, ctx.new_userns)?;
     let cwd = process.cwd();
     rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
@@ -475,7 +482,13 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
     linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("close_range")?;
     // As close to execve as possible, so the profile need allow little of reno's own work.
-    if let Some(prog) = ctx.seccomp {
+    let nnp = ctx
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false);
+    if let Some(prog) = ctx.seccomp.filter(|_| nnp) {
         let _listener = crate::seccomp::load(prog)?;
     }
     let e = linux::process::execve(&r.exe, &r.argv, &r.envp);

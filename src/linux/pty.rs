@@ -98,9 +98,7 @@ pub fn recv_fd(sock: impl AsFd) -> Result<OwnedFd, Errno> {
     let mut iov = [IoSliceMut::new(&mut name)];
     loop {
         match rustix::net::recvmsg(&sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
-            Ok(m) if m.bytes == 0 && control.drain().next().is_none() => {
-                return Err(Errno::PIPE)
-            }
+            Ok(m) if m.bytes == 0 && control.drain().next().is_none() => return Err(Errno::PIPE),
             Ok(_) => break,
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
