@@ -362,7 +362,9 @@ c_task() {
 }
 c_task_kill() {
     local rt=$1 id=c-kill-$1 out=""
-    T crun_ "$rt" -d localhost/bb:latest "$id" sleep 1000 >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    # pid 1 ignores signals it has no handler for: trap TERM.
+    T crun_ "$rt" -d localhost/bb:latest "$id" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    sleep 0.3
     T ctr_ "$rt" task kill -s SIGTERM "$id" >/dev/null 2>&1; out+="kill=$? "
     local i
     for i in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
