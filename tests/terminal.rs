@@ -172,3 +172,44 @@ fn exec_tty_foreground_relay_under_script() {
     assert!(text.contains("in=abc"), "{text:?}");
     assert_eq!(out.status.code(), Some(3), "{text:?}");
 }
+
+#[test]
+fn run_tty_foreground_relay_under_script() {
+    require_root!();
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIP: run_tty_foreground_relay_under_script: script(1) missing (bsdutils)");
+        return;
+    }
+    let mut b = Bundle::new("ttyrun");
+    b.config["process"]["terminal"] = json!(true);
+    b.sh("tty; stat -c %t /dev/console; read x; echo got=$x; exit 4");
+    b.write_config();
+    let cmd = format!(
+        "{} --root {} run --bundle {} {}",
+        reno_bin().display(),
+        b.root.display(),
+        b.dir.display(),
+        b.id
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    {
+        use std::io::Write;
+        let mut si = child.stdin.take().expect("stdin");
+        std::thread::sleep(Duration::from_millis(700));
+        let _ = si.write_all(b"hello\n");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().expect("wait script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.contains("88"), "/dev/console is not the pty: {text:?}");
+    assert!(text.contains("got=hello"), "{text:?}");
+    assert_eq!(out.status.code(), Some(4), "{text:?}");
+    // The container is gone after a foreground run.
+    assert_eq!(b.status(), "<none>");
+}

@@ -137,3 +137,56 @@ fn write_all(fd: impl AsFd, mut data: &[u8]) {
         }
     }
 }
+
+/// `run` in the foreground with process.terminal and no --console-socket: reno listens on
+/// a private socket of its own, passes it to create as the console socket, and relays.
+pub struct Console {
+    listener: std::os::unix::net::UnixListener,
+    path: std::path::PathBuf,
+}
+
+impl Console {
+    /// A console to relay, when `run` needs one (foreground, terminal, no socket given).
+    pub fn for_run(o: &super::CreateOpts, detach: bool) -> Result<Option<Console>> {
+        if detach || o.console_socket.is_some() {
+            return Ok(None);
+        }
+        // An unreadable config is create's to report.
+        let terminal = crate::spec::load(&o.bundle)
+            .ok()
+            .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+            .unwrap_or(false);
+        if !terminal {
+            return Ok(None);
+        }
+        let path = std::env::temp_dir().join(format!("reno-console-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path)
+            .map_err(|e| Error::failed("listen on console socket", e.to_string()).path(&path))?;
+        Ok(Some(Console { listener, path }))
+    }
+
+    /// The create options with our socket as the console socket.
+    pub fn opts(&self, o: &super::CreateOpts) -> super::CreateOpts {
+        let mut o = o.clone();
+        o.console_socket = Some(self.path.clone());
+        o
+    }
+
+    /// Take the master the init sent and relay until the init exits.
+    pub fn relay(self, pid: Pid, mask: signal::SigMask) -> Result<i32> {
+        let (stream, _) = self
+            .listener
+            .accept()
+            .map_err(|e| Error::failed("accept console connection", e.to_string()))?;
+        let master = pty::recv_fd(&stream).map_err(|e| Error::sys("receive pty master", e))?;
+        drop(stream);
+        relay_and_wait(&master, pid, mask)
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
