@@ -73,6 +73,9 @@ mkrootfs() {
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$r/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
     chmod 1777 "$r/tmp"
+    # The pod's infra command (podman's default pause image would need a registry).
+    printf '#!/bin/sh\ntrap "exit 0" TERM INT\nwhile :; do sleep 1; done\n' >"$r/pause"
+    chmod 755 "$r/pause"
 }
 mkrootfs "$WORK/img/rootfs"
 tar -C "$WORK/img/rootfs" -cf "$WORK/img/rootfs.tar" .
@@ -252,6 +255,24 @@ p_failed_create() {
     T pm "$1" run --rm localhost/bb /no/such/program >/dev/null 2>&1; echo "rc=$?"
 }
 
+p_pod() {
+    # A sandbox (infra) and two app containers joining its net/ipc/uts namespaces by path.
+    local rt=$1 pod=pod-$1 out=""
+    T pm "$rt" pod create --name "$pod" --infra-image localhost/bb --infra-command /pause >/dev/null 2>&1 ||
+        { echo "pod create failed"; return; }
+    T pm "$rt" run -d --pod "$pod" --name "$pod-a" localhost/bb sleep 1000 >/dev/null 2>&1 || echo "app a failed"
+    local infra ipid a b host
+    infra=$(T pm "$rt" pod inspect -f '{{.InfraContainerID}}' "$pod" 2>/dev/null)
+    ipid=$(T pm "$rt" inspect -f '{{.State.Pid}}' "$infra" 2>/dev/null)
+    host=$(readlink /proc/"$ipid"/ns/net /proc/"$ipid"/ns/ipc /proc/"$ipid"/ns/uts 2>/dev/null)
+    a=$(T pm "$rt" exec "$pod-a" sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done' 2>&1)
+    b=$(T pm "$rt" run --rm --pod "$pod" localhost/bb sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done' 2>&1)
+    if [ -n "$host" ] && [ "$a" = "$host" ] && [ "$b" = "$host" ]; then out+="shared=yes "; else out+="shared=no($host|$a|$b) "; fi
+    out+="host=$(T pm "$rt" exec "$pod-a" hostname 2>&1) "
+    T pm "$rt" pod rm -f -t 0 "$pod" >/dev/null 2>&1; out+="pod-rm=$?"
+    echo "$out"
+}
+
 podman_tests() {
     if ! command -v podman >/dev/null || ! command -v conmon >/dev/null; then
         skip "podman (all scenarios)" "podman/conmon not installed (tests/engines/install.sh)"
@@ -277,6 +298,7 @@ podman_tests() {
     run_both "podman kill -s USR1" '^9 got-usr1$' p_kill_signal
     run_both "podman rm -f running" '^rm-f=0 0$' p_rm_force_running
     run_both "podman missing program" '^rc=127$' p_failed_create
+    run_both "podman pod (infra + 2 apps)" '^shared=yes host=pod-(reno|runc) pod-rm=0$' p_pod
     if "$RENO" pause --help >/dev/null 2>&1; then
         run_both "podman pause/unpause" '^pause=0 paused unpause=0 running$' p_pause
     else
