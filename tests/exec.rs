@@ -393,3 +393,38 @@ fn signals_are_forwarded_in_the_foreground() {
     };
     assert_eq!(status.and_then(|s| s.code()), Some(42));
 }
+
+#[test]
+fn socket_activation_listen_fds_on_run() {
+    require_root!();
+    let mut b = Bundle::new("listenfds");
+    b.sh("echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4 2>/dev/null || echo fd4-closed");
+    b.write_config();
+    let data = b.dir.join("fd3.txt");
+    std::fs::write(&data, "activated\n").expect("write");
+    let run = |pid: &str| {
+        // exec keeps the shell's pid, so LISTEN_PID=$$ names reno, as systemd would.
+        let cmd = format!(
+            "exec 3<{} 4</dev/null; LISTEN_FDS=1 LISTEN_PID={pid} exec {} --root {} run --bundle {} {}",
+            data.display(),
+            reno_bin().display(),
+            b.root.display(),
+            b.dir.display(),
+            b.id
+        );
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run("$$");
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l.first().copied(), Some("1 1"), "{out}");
+    assert_eq!(l.get(1).copied(), Some("activated"), "{out}");
+    assert_eq!(l.get(2).copied(), Some("fd4-closed"), "{out}");
+    // LISTEN_PID naming another process: nothing is passed (go-systemd's rule).
+    let out = run("1");
+    assert!(out.starts_with(" \n") || out.starts_with('\n'), "{out:?}");
+}

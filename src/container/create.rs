@@ -72,7 +72,8 @@ pub fn create_container(
     let bundle = std::fs::canonicalize(&o.bundle).ctx_path("open bundle", &o.bundle)?;
     let config_path = bundle.join("config.json");
     let config_bytes = std::fs::read(&config_path).ctx_path("read config", &config_path)?;
-    let spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    let mut spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    let listen_fds = super::activation::apply(&mut spec);
     spec::validate(&spec, &bundle).map_err(|e| {
         if e.path.is_none() {
             e.path(&config_path)
@@ -166,7 +167,7 @@ pub fn create_container(
         new_cgroupns,
         new_userns,
         sigmask: run_mask.unwrap_or(0),
-        preserve_fds: o.preserve_fds,
+        preserve_fds: o.preserve_fds + listen_fds,
         seccomp: seccomp.as_ref(),
         console,
     };

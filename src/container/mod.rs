@@ -1,6 +1,7 @@
 //! The container lifecycle: create (parent side, `create.rs`), the init stages (child side,
 //! `init.rs`), start, kill, delete, state; parent and child talk over pipes (`channel.rs`).
 
+mod activation;
 pub mod channel;
 pub mod create;
 pub mod exec;
