@@ -82,8 +82,10 @@ fn create_sends_master_over_console_socket() {
     assert_eq!(lines[2], "30 101", "{text:?}");
 }
 
+/// create and `run -d` can't relay: without a socket they refuse, leaving nothing behind.
+/// (A foreground `run` relays instead, see below.)
 #[test]
-fn create_without_socket_is_refused() {
+fn create_or_detached_run_without_socket_is_refused() {
     require_root!();
     let mut b = Bundle::new("ttynosock");
     b.config["process"]["terminal"] = json!(true);
@@ -92,6 +94,23 @@ fn create_without_socket_is_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("console-socket"), "{}", stderr(&out));
     b.assert_no_leftovers();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let out = b.reno(&["run", "-d", "--bundle", &bundle, &b.id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("console-socket"), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}
+
+/// Foreground run with a terminal and stdin that is not a tty: at its EOF the process gets
+/// EOF too (^D into the pty), so `reno run < /dev/null` of a shell ends instead of hanging.
+#[test]
+fn run_tty_relay_stdin_eof_ends_the_shell() {
+    require_root!();
+    let mut b = Bundle::new("ttyeof");
+    b.config["process"]["terminal"] = json!(true);
+    b.args(&["sh"]);
+    let (code, _, err) = b.run();
+    assert_eq!(code, 0, "{err}");
 }
 
 fn start_sleeper(b: &mut Bundle) {

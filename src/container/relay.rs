@@ -99,7 +99,14 @@ fn pump(
             let ev = revents[i];
             if ev.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
                 match rustix::io::read(stdin, &mut buf) {
-                    Ok(0) => stdin_open = false,
+                    Ok(0) => {
+                        stdin_open = false;
+                        // Our input ended: pass the EOF on (VEOF at the start of a line),
+                        // unless a terminal is in front of us (it never "ends").
+                        if !pty::is_tty(stdin) {
+                            write_all(master.as_fd(), b"\x04");
+                        }
+                    }
                     Ok(n) => write_all(master.as_fd(), &buf[..n]),
                     Err(Errno::INTR | Errno::AGAIN) => {}
                     Err(_) => stdin_open = false,
