@@ -16,7 +16,6 @@ mod exec;
 mod features;
 mod kill;
 mod list;
-mod ps;
 mod run;
 mod spec;
 mod start;
@@ -36,7 +35,6 @@ Commands:
   delete    delete a stopped container (--force: any container)
   exec      run a new process in a running container
   list      list containers
-  ps        list a container's processes (--format json: host pids)
   spec      write a default config.json
   features  print the features document (what reno recognises)
 
@@ -170,7 +168,6 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         "delete" => delete::main(&g, p),
         "exec" => exec::main(&g, p),
         "list" => list::main(&g, p),
-        "ps" => ps::main(&g, p),
         "spec" => spec::main(&g, p),
         "features" => features::main(&g, p),
         other => Err(Error::invalid(

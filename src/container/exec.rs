@@ -449,19 +449,3 @@ impl Child<'_> {
     }
 }
 
-/// Host pids of every process in the container's cgroup (`reno ps`), as runc lists them.
-pub fn processes(g: &Globals, id: &str) -> Result<Vec<i32>> {
-    state::validate_id(id)?;
-    let dir = state::dir(&g.root, id);
-    if !dir.is_dir() {
-        return Err(Error::new(
-            Kind::NotFound,
-            format!("container does not exist: {id}"),
-        ));
-    }
-    let saved = state::load(&dir)?;
-    if saved.cgroup.is_empty() {
-        return Ok(Vec::new());
-    }
-    Cgroup::open(&saved.cgroup).pids()
-}
