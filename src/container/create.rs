@@ -73,7 +73,12 @@ pub fn create_container(
     let config_path = bundle.join("config.json");
     let config_bytes = std::fs::read(&config_path).ctx_path("read config", &config_path)?;
     let mut spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    // Socket activation: the fds systemd gave us go first, --preserve-fds after them.
     let listen_fds = super::activation::apply(&mut spec);
+    let o = &CreateOpts {
+        preserve_fds: o.preserve_fds + listen_fds,
+        ..o.clone()
+    };
     spec::validate(&spec, &bundle).map_err(|e| {
         if e.path.is_none() {
             e.path(&config_path)
@@ -167,7 +172,7 @@ pub fn create_container(
         new_cgroupns,
         new_userns,
         sigmask: run_mask.unwrap_or(0),
-        preserve_fds: o.preserve_fds + listen_fds,
+        preserve_fds: o.preserve_fds,
         seccomp: seccomp.as_ref(),
         console,
     };

@@ -448,4 +448,3 @@ impl Child<'_> {
         Err(Error::sys(format!("exec {exe:?}"), e))
     }
 }
-

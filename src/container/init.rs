@@ -181,9 +181,9 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
 
     switch_root(ctx, &root.path)?;
     drop(root);
-    if let Some(sock) = &ctx.console {
+    if let (Some(sock), Some(p)) = (&ctx.console, spec.process().as_ref()) {
         // Inside the container's devpts, before the root is made read-only (runc's order).
-        super::terminal::setup_console(rustix::fd::AsFd::as_fd(sock), process, true)?;
+        super::terminal::setup_console(rustix::fd::AsFd::as_fd(sock), p, true)?;
     }
 
     if let Some(l) = linux_cfg {
@@ -215,9 +215,11 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     apply_process_attrs(spec, process)?;
 
     let (exe, argv, envp) = exec_args(process)?;
-    if !process.no_new_privileges().unwrap_or(false) {
-        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it before the
-        // capabilities are dropped (runc's order); otherwise as late as possible.
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, before
+        // the capabilities are dropped (runc does the same); the profile must then allow
+        // what the init still does (setuid, capset, the fifo, execve).
         if let Some(prog) = ctx.seccomp {
             crate::seccomp::load(prog)?;
         }
@@ -455,6 +457,14 @@ pub(crate) fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CStri
     Ok((cstr(exe.as_os_str().as_bytes())?, argv, envp))
 }
 
+fn nnp_of(ctx: &InitCtx) -> bool {
+    ctx.spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false)
+}
+
 fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
         && rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok()
@@ -482,13 +492,7 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     signal::set_mask(ctx.sigmask).ctx("restore signal mask")?;
     linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("close_range")?;
     // As close to execve as possible, so the profile need allow little of reno's own work.
-    let nnp = ctx
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.no_new_privileges())
-        .unwrap_or(false);
-    if let Some(prog) = ctx.seccomp.filter(|_| nnp) {
+    if let Some(prog) = ctx.seccomp.filter(|_| nnp_of(ctx)) {
         let _listener = crate::seccomp::load(prog)?;
     }
     let e = linux::process::execve(&r.exe, &r.argv, &r.envp);
