@@ -230,6 +230,10 @@ p_pause() {
     T pm "$rt" run -d --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1
     T pm "$rt" pause "$n" >/dev/null 2>&1; out+="pause=$? "
     out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1) "
+    # The runtime's own view (podman passes no --root: the runtime's default state dir).
+    local id
+    id=$(T pm "$rt" inspect -f '{{.Id}}' "$n" 2>/dev/null)
+    out+="state=$("$WORK/rt/$rt/runc" state "$id" 2>&1 | tr -d ' \n' | grep -o '"status":"[a-z]*"' | cut -d'"' -f4) "
     T pm "$rt" unpause "$n" >/dev/null 2>&1; out+="unpause=$? "
     out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1)"
     T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
@@ -300,7 +304,7 @@ podman_tests() {
     run_both "podman missing program" '^rc=127$' p_failed_create
     run_both "podman pod (infra + 2 apps)" '^shared=yes host=pod-(reno|runc) pod-rm=0$' p_pod
     if "$RENO" pause --help >/dev/null 2>&1; then
-        run_both "podman pause/unpause" '^pause=0 paused unpause=0 running$' p_pause
+        run_both "podman pause/unpause" '^pause=0 paused state=paused unpause=0 running$' p_pause
     else
         skip "podman pause/unpause" "reno has no pause command yet"
     fi
@@ -417,6 +421,20 @@ c_ps() {
     T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
 }
 
+c_pause() {
+    local rt=$1 id=c-pause-$1 out=""
+    T crun_ "$rt" -d localhost/bb:latest "$id" sleep 1000 >/dev/null 2>&1
+    T ctr_ "$rt" task pause "$id" >/dev/null 2>&1; out+="pause=$? "
+    out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}') "
+    T ctr_ "$rt" task resume "$id" >/dev/null 2>&1; out+="resume=$? "
+    out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}')"
+    T ctr_ "$rt" task kill -s SIGKILL "$id" >/dev/null 2>&1
+    sleep 0.3
+    T ctr_ "$rt" task delete -f "$id" >/dev/null 2>&1
+    T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
+    echo "$out"
+}
+
 containerd_tests() {
     if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null || ! command -v umoci >/dev/null; then
         skip "containerd (all scenarios)" "containerd/ctr/umoci not installed (tests/engines/install.sh)"
@@ -432,6 +450,11 @@ containerd_tests() {
     run_both "ctr task kill TERM/delete" '^kill=0 STOPPED delete=0$' c_task_kill
     run_both "ctr run -t (script)" '/dev/pts/[0-9]+' c_tty
     run_both "ctr task exec -t (script)" '/dev/pts/[0-9]+' c_exec_tty
+    if "$RENO" pause --help >/dev/null 2>&1; then
+        run_both "ctr task pause/resume" '^pause=0 PAUSED resume=0 RUNNING$' c_pause
+    else
+        skip "ctr task pause/resume" "reno has no pause command yet"
+    fi
     if "$RENO" ps --help >/dev/null 2>&1; then
         run_both "ctr task ps" '^1$' c_ps
     else
