@@ -12,6 +12,8 @@ use crate::linux::{self, pty, signal};
 
 /// How long one poll waits before pending signals are looked at.
 const TICK_MS: i32 = 50;
+/// How often the EOF of a non-terminal stdin is passed on again.
+const EOF_REPEAT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Relay until the process exits and the pty has no more output; its exit code.
 pub fn relay_and_wait(master: &OwnedFd, pid: Pid, mask: signal::SigMask) -> Result<i32> {
@@ -47,12 +49,28 @@ fn pump(
     let mut stdin_open = true;
     let mut master_open = true;
     let mut exited: Option<i32> = None;
+    let mut forward_eof = false;
+    let mut last_eof: Option<std::time::Instant> = None;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         if exited.is_none() {
-            if let Ok(Some(code)) = linux::process::try_wait(pid) {
-                exited = Some(code);
+            match linux::process::try_wait(pid) {
+                Ok(Some(code)) => exited = Some(code),
+                // Never loop on a child we can no longer wait for.
+                Err(Errno::CHILD) => {
+                    return Err(Error::failed(
+                        "wait for the container process",
+                        "it is not our child any more (SIGCHLD ignored by our caller?)",
+                    ))
+                }
+                _ => {}
             }
+        }
+        if forward_eof && last_eof.is_none_or(|t| t.elapsed() >= EOF_REPEAT) {
+            // VEOF at the start of a line reads as EOF. Repeated: a program that sets up the
+            // terminal with TCSAFLUSH (a shell at its first prompt) discards earlier input.
+            write_all(master.as_fd(), b"\x04");
+            last_eof = Some(std::time::Instant::now());
         }
         if let Some(code) = exited {
             // Drain what the process left in the pty without blocking on other holders.
@@ -101,11 +119,9 @@ fn pump(
                 match rustix::io::read(stdin, &mut buf) {
                     Ok(0) => {
                         stdin_open = false;
-                        // Our input ended: pass the EOF on (VEOF at the start of a line),
-                        // unless a terminal is in front of us (it never "ends").
-                        if !pty::is_tty(stdin) {
-                            write_all(master.as_fd(), b"\x04");
-                        }
+                        // Our input ended: pass the EOF on, unless a terminal is in front of
+                        // us (it never "ends").
+                        forward_eof = !pty::is_tty(stdin);
                     }
                     Ok(n) => write_all(master.as_fd(), &buf[..n]),
                     Err(Errno::INTR | Errno::AGAIN) => {}
