@@ -437,11 +437,6 @@ fn bad_input_errors() {
             "setrlimit",
         ),
         (
-            "terminal without socket",
-            Box::new(|b| b.config["process"]["terminal"] = json!(true)),
-            "console-socket",
-        ),
-        (
             "bind source missing",
             Box::new(|b| {
                 b.config["mounts"].as_array_mut().expect("m").push(json!({"destination": "/x", "type": "bind", "source": "/no/such/dir", "options": ["bind"]}))

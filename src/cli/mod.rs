@@ -13,6 +13,7 @@ use crate::error::{Error, Kind, Result};
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod features;
 mod init;
 mod kill;
@@ -39,6 +40,7 @@ Commands:
   state     print a container's state as JSON
   kill      send a signal to a container's init (default SIGTERM)
   delete    delete a stopped container (--force: any container)
+  exec      run a new process in a running container
   list      list containers
   ps        list the processes of a container
   pause     freeze every process of a container
@@ -193,6 +195,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         "state" => state::main(&g, p),
         "kill" => kill::main(&g, p),
         "delete" => delete::main(&g, p),
+        "exec" => exec::main(&g, p),
         "list" => list::main(&g, p),
         "spec" => spec::main(&g, p),
         "features" => features::main(&g, p),

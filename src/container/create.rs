@@ -72,7 +72,13 @@ pub fn create_container(
     let bundle = std::fs::canonicalize(&o.bundle).ctx_path("open bundle", &o.bundle)?;
     let config_path = bundle.join("config.json");
     let config_bytes = std::fs::read(&config_path).ctx_path("read config", &config_path)?;
-    let spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    let mut spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    // Socket activation: the fds systemd gave us go first, --preserve-fds after them.
+    let listen_fds = super::activation::apply(&mut spec);
+    let o = &CreateOpts {
+        preserve_fds: o.preserve_fds + listen_fds,
+        ..o.clone()
+    };
     spec::validate(&spec, &bundle).map_err(|e| {
         if e.path.is_none() {
             e.path(&config_path)
@@ -153,6 +159,7 @@ pub fn create_container(
         None
     };
 
+    let console = super::terminal::connect_socket(&spec, o.console_socket.as_deref())?;
     let (mut parent_ch, child_ch) = channel::pair()?;
     let ctx = InitCtx {
         spec: &spec,
@@ -169,6 +176,7 @@ pub fn create_container(
         preserve_fds: o.preserve_fds,
         no_new_keyring: o.no_new_keyring,
         seccomp: seccomp.as_ref(),
+        console,
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;

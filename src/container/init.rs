@@ -44,6 +44,8 @@ pub struct InitCtx<'a> {
     pub no_new_keyring: bool,
     /// The compiled `linux.seccomp` filter, loaded just before execve.
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The connected `--console-socket` when process.terminal is set.
+    pub console: Option<OwnedFd>,
 }
 
 /// Never returns: execs the container's program or exits.
@@ -197,6 +199,10 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
 
     switch_root(ctx, &root.path)?;
     drop(root);
+    if let (Some(sock), Some(p)) = (&ctx.console, spec.process().as_ref()) {
+        // Inside the container's devpts, before the root is made read-only (runc's order).
+        super::terminal::setup_console(rustix::fd::AsFd::as_fd(sock), p, true)?;
+    }
 
     if let Some(l) = linux_cfg {
         for p in l.masked_paths().iter().flatten() {
@@ -278,7 +284,7 @@ fn switch_root(ctx: &InitCtx, rootfs: &Path) -> Result<()> {
 }
 
 /// rlimits, personality, I/O priority, scheduler, umask: all before dropping privileges.
-fn apply_process_attrs(spec: &Spec, p: &Process) -> Result<()> {
+pub(crate) fn apply_process_attrs(spec: &Spec, p: &Process) -> Result<()> {
     for rl in p.rlimits().iter().flatten() {
         let res = rlimit_resource(rl.typ());
         let new = rustix::process::Rlimit {
@@ -406,7 +412,7 @@ pub fn cap_sets(p: &Process) -> Result<caps::CapSets> {
 }
 
 /// Bounding set, then uid/gid/groups keeping the permitted set, then the final sets.
-fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
+pub(crate) fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
     let sets = cap_sets(p)?;
     caps::apply_bounding(sets.bounding).ctx("drop capabilities from the bounding set")?;
     rustix::thread::set_keep_capabilities(true).ctx("prctl(PR_SET_KEEPCAPS)")?;
@@ -439,7 +445,7 @@ fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
 
 /// Resolve args[0] against the container's PATH (now that we are in its root), as runc's
 /// LookPath does, so a missing program fails `create`, not `start`.
-fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CString>)> {
+pub(crate) fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CString>)> {
     let args = p.args().clone().unwrap_or_default();
     let arg0 = args
         .first()

@@ -1,12 +1,16 @@
 //! The container lifecycle: create (parent side, `create.rs`), the init stages (child side,
 //! `init.rs`), start, kill, delete, state; parent and child talk over pipes (`channel.rs`).
 
+mod activation;
 pub mod channel;
 pub mod create;
+pub mod exec;
 pub mod hooks;
 pub mod init;
 pub mod ops;
+mod relay;
 pub mod rootfs;
+pub mod terminal;
 
 use std::path::PathBuf;
 

@@ -292,6 +292,10 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
         start_or_undo(&c)?;
         return Ok(0);
     }
+    // process.terminal without a console socket: reno relays the pty itself.
+    let console = super::relay::Console::for_run(o, detach)?;
+    let relay_opts = console.as_ref().map(|c| c.opts(o));
+    let o = relay_opts.as_ref().unwrap_or(o);
     let mask = signal::forwardable() | signal::bit(signal::SIGCHLD);
     let old = signal::block(mask).ctx("block signals")?;
     let c = match create_container(g, o, Some(old)) {
@@ -309,7 +313,14 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
         lock,
     } = c;
     drop(lock);
+    let relayed = match console {
+        Some(c) => Some(c.relay(pid, mask)?),
+        None => None,
+    };
     let code = loop {
+        if let Some(code) = relayed {
+            break code;
+        }
         match signal::wait(mask, None) {
             Ok(Some(signal::SIGCHLD)) | Ok(None) => {
                 if let Ok(Some(code)) = linux::process::try_wait(pid) {

@@ -12,6 +12,7 @@ pub mod kmod;
 pub mod mount;
 pub mod netif;
 pub mod process;
+pub mod pty;
 pub mod seccomp;
 pub mod signal;
 pub mod signalfd;

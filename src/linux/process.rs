@@ -197,9 +197,11 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     let r = unsafe { syscall!(Sysno::close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     match r {
         Ok(_) => Ok(()),
+        // EPERM too: a seccomp profile loaded earlier may refuse close_range.
         Err(e)
-            if e.into_raw() == Errno::NOSYS.raw_os_error()
-                || e.into_raw() == Errno::INVAL.raw_os_error() =>
+            if [Errno::NOSYS, Errno::INVAL, Errno::PERM]
+                .iter()
+                .any(|x| x.raw_os_error() == e.into_raw()) =>
         {
             cloexec_from_proc(first)
         }

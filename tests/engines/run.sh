@@ -1,0 +1,473 @@
+#!/bin/bash
+# reno as a drop-in for runc under real engines: podman (+ conmon) and containerd (+ ctr and
+# containerd-shim-runc-v2). Every scenario runs against reno AND runc in the same run, each
+# behind a wrapper named `runc` (podman passes --log-format/--log only to runtimes with that
+# name); a scenario passes when reno gives what runc gives (and what is expected).
+#
+# Everything is private and under one temp dir: podman's root/runroot/containers.conf/storage,
+# containerd's root/state/sockets (its daemon is started here and stopped at the end).
+# Images are built locally from busybox-static (no registry, no network).
+#
+# usage: tests/engines/run.sh [--only podman|containerd] [RENO_BINARY]
+#   needs root; tests/engines/install.sh installs the engines (Debian 12).
+# Last line: "N passed, N failed, N skipped".
+set -u
+
+ONLY=""
+if [ "${1:-}" = "--only" ]; then ONLY=$2; shift 2; fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+RENO=${1:-${RENO:-${CARGO_TARGET_DIR:-$REPO/target}/debug/reno}}
+RUNC=${RUNC:-$(command -v runc || true)}
+PASS=0 FAIL=0 SKIP=0
+ROWS=()
+
+say() { printf '%s\n' "$*" >&2; }
+row() { ROWS+=("$(printf '%-34s | %-22s | %-22s | %s' "$1" "$2" "$3" "$4")"); }
+skip() { SKIP=$((SKIP + 1)); row "$1" "-" "-" "SKIP: $2"; say "SKIP: $1: $2"; }
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP: engines tests need root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+if [ ! -x "$RENO" ]; then echo "SKIP: reno binary $RENO missing (cargo build first)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+if [ -z "$RUNC" ]; then echo "SKIP: runc missing (tests/engines/install.sh)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+RENO=$(readlink -f "$RENO")
+BUSYBOX=$(command -v busybox || true)
+if [ -z "$BUSYBOX" ] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q static; then
+    [ -x /bin/busybox ] && BUSYBOX=/bin/busybox
+fi
+
+WORK=$(mktemp -d /tmp/reno-engines.XXXXXX)
+CTRD_PID=""
+cleanup() {
+    # Containers first (by the engines themselves), then the daemon we started, then files.
+    if [ -n "${PODMAN_OK:-}" ]; then
+        for rt in reno runc; do pm "$rt" rm -af -t 0 >/dev/null 2>&1; done
+    fi
+    if [ -n "$CTRD_PID" ]; then
+        for rt in reno runc; do
+            for t in $(ctr_ "$rt" task ls -q 2>/dev/null); do ctr_ "$rt" task kill -a -s SIGKILL "$t" >/dev/null 2>&1; ctr_ "$rt" task delete -f "$t" >/dev/null 2>&1; done
+            for c in $(ctr_ "$rt" containers ls -q 2>/dev/null); do ctr_ "$rt" containers delete "$c" >/dev/null 2>&1; done
+        done
+        kill -TERM "$CTRD_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$CTRD_PID" 2>/dev/null
+        wait "$CTRD_PID" 2>/dev/null
+    fi
+    # Leftover overlay mounts of podman/containerd under WORK.
+    grep " $WORK" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- the two runtimes, each behind a wrapper named runc ---------------------------------
+mkdir -p "$WORK/rt/reno" "$WORK/rt/runc"
+printf '#!/bin/sh\nexec %s "$@"\n' "$RENO" >"$WORK/rt/reno/runc"
+printf '#!/bin/sh\nexec %s "$@"\n' "$RUNC" >"$WORK/rt/runc/runc"
+chmod +x "$WORK/rt/reno/runc" "$WORK/rt/runc/runc"
+
+# --- the image: a busybox-static rootfs ---------------------------------------------------
+mkrootfs() {
+    local r=$1
+    mkdir -p "$r"/{bin,etc,tmp,proc,sys,dev,root,var,run}
+    cp "$BUSYBOX" "$r/bin/busybox"
+    for a in $("$BUSYBOX" --list); do [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"; done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$r/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+    chmod 1777 "$r/tmp"
+    # The pod's infra command (podman's default pause image would need a registry).
+    printf '#!/bin/sh\ntrap "exit 0" TERM INT\nwhile :; do sleep 1; done\n' >"$r/pause"
+    chmod 755 "$r/pause"
+}
+mkrootfs "$WORK/img/rootfs"
+tar -C "$WORK/img/rootfs" -cf "$WORK/img/rootfs.tar" .
+
+# --- comparing -----------------------------------------------------------------------------
+# check NAME EXPECT_REGEX RENO_OUT RUNC_OUT: pass if both match the expectation.
+check() {
+    local name=$1 want=$2 a=$3 b=$4
+    local va vb
+    va=$(printf '%s' "$a" | tr '\r\n\t' '   ' | sed 's/\x00//g; s/  */ /g; s/^ //; s/ $//')
+    vb=$(printf '%s' "$b" | tr '\r\n\t' '   ' | sed 's/\x00//g; s/  */ /g; s/^ //; s/ $//')
+    local ok_a=0 ok_b=0
+    printf '%s' "$va" | grep -Eq -- "$want" && ok_a=1
+    printf '%s' "$vb" | grep -Eq -- "$want" && ok_b=1
+    local verdict
+    if [ $ok_a = 1 ] && [ $ok_b = 1 ]; then verdict=pass; PASS=$((PASS + 1))
+    elif [ $ok_a = 0 ] && [ $ok_b = 1 ]; then verdict="FAIL (reno differs)"; FAIL=$((FAIL + 1))
+    elif [ $ok_a = 1 ]; then verdict="FAIL (runc differs: expectation?)"; FAIL=$((FAIL + 1))
+    else verdict="FAIL (both)"; FAIL=$((FAIL + 1)); fi
+    row "$name" "${va:0:22}" "${vb:0:22}" "$verdict"
+    [ "$verdict" = pass ] || say "== $name: want /$want/
+   reno: $va
+   runc: $vb"
+}
+
+# run_both NAME REGEX FUNC ARGS...: FUNC RUNTIME ARGS... prints the observation.
+run_both() {
+    local name=$1 want=$2 fn=$3
+    shift 3
+    local a b
+    a=$("$fn" reno "$@" 2>&1)
+    b=$("$fn" runc "$@" 2>&1)
+    check "$name" "$want" "$a" "$b"
+}
+
+T() { timeout -k 5 "${TMO:-90}" "$@"; }
+mkdir -p "$WORK/bin"
+export PATH="$WORK/bin:$PATH"
+in_tty() { env SHELL=/bin/bash script -qec "$*" /dev/null </dev/null; }
+
+# ===================================== podman ==============================================
+podman_setup() {
+    local rt
+    for rt in reno runc; do
+        local d=$WORK/podman/$rt
+        mkdir -p "$d"/{root,runroot,tmp,static,volumes,net,cni}
+        local hn hu
+        hn=$(ulimit -Hn)
+        hu=$(ulimit -Hu); [ "$hu" = unlimited ] && hu=32768; [ "$hu" -gt 32768 ] && hu=32768
+        cat >"$d/containers.conf" <<EOF
+[containers]
+default_capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]
+default_sysctls = ["net.ipv4.ping_group_range=0 0"]
+default_ulimits = ["nofile=$hn:$hn", "nproc=$hu:$hu"]
+netns = "none"
+log_driver = "k8s-file"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$d/events.log"
+lock_type = "file"
+tmp_dir = "$d/tmp"
+static_dir = "$d/static"
+volume_path = "$d/volumes"
+runtime = "runc"
+
+[engine.runtimes]
+runc = ["$WORK/rt/$rt/runc"]
+
+[network]
+network_config_dir = "$d/net"
+cni_plugin_dirs = ["/usr/lib/cni"]
+EOF
+        cat >"$d/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$d/root"
+runroot = "$d/runroot"
+EOF
+        printf 'unqualified-search-registries = []\n' >"$d/registries.conf"
+        T pm "$rt" import --change 'CMD ["/bin/sh"]' "$WORK/img/rootfs.tar" localhost/bb:latest >/dev/null 2>"$d/import.err" || {
+            say "podman import failed for $rt: $(cat "$d/import.err")"
+            return 1
+        }
+    done
+    PODMAN_OK=1
+}
+
+# pm RUNTIME ARGS…: podman with that runtime's private everything. A script rather than a
+# function, so that timeout(1) and script(1) can run it.
+cat >"$WORK/bin/pm" <<EOF
+#!/bin/sh
+rt=\$1
+shift
+d=$WORK/podman/\$rt
+export CONTAINERS_CONF=\$d/containers.conf CONTAINERS_STORAGE_CONF=\$d/storage.conf
+export CONTAINERS_REGISTRIES_CONF=\$d/registries.conf
+exec podman --root "\$d/root" --runroot "\$d/runroot" --runtime "$WORK/rt/\$rt/runc" \\
+    --cgroup-manager cgroupfs --events-backend file "\$@"
+EOF
+chmod +x "$WORK/bin/pm"
+
+# podman 4.3 + conmon 2.1 may lose the stdout of a container that exits very fast: retry
+# once when a call succeeds with empty output (engines.md).
+pm_out() {
+    local rt=$1
+    shift
+    local out rc
+    out=$(T pm "$rt" "$@" 2>&1); rc=$?
+    if [ $rc = 0 ] && [ -z "$out" ]; then out=$(T pm "$rt" "$@" 2>&1); rc=$?; fi
+    printf '%s rc=%s' "$out" "$rc"
+}
+
+# p_run RUNTIME [PODMAN_FLAGS…] -- COMMAND…
+p_run() {
+    local rt=$1 flags=()
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+    shift
+    pm_out "$rt" run --rm "${flags[@]}" localhost/bb "$@"
+}
+p_exit() { T pm "$1" run --rm localhost/bb sh -c 'exit 42' >/dev/null 2>&1; echo "rc=$?"; }
+p_detached() {
+    local rt=$1 n=det-$1 out=""
+    T pm "$rt" run -d --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    out+="$(T pm "$rt" exec "$n" sh -c 'echo execd; cat /proc/1/comm' 2>&1) "
+    T pm "$rt" exec "$n" sh -c 'exit 3' >/dev/null 2>&1; out+="exec-rc=$? "
+    out+="$(T pm "$rt" exec --user 1000:1000 -w /tmp -e X=y "$n" sh -c 'echo $(id -u) $(pwd) $X' 2>&1) "
+    out+="$(T pm "$rt" exec "$n" no-such-binary >/dev/null 2>&1; echo missing-rc=$?) "
+    out+="$(T pm "$rt" top "$n" args 2>&1 | tail -n +2 | head -1) "
+    T pm "$rt" stop -t 2 "$n" >/dev/null 2>&1; out+="stop=$? "
+    out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1) "
+    T pm "$rt" rm "$n" >/dev/null 2>&1; out+="rm=$?"
+    echo "$out"
+}
+p_tty() { in_tty "pm $1 run --rm -t localhost/bb tty"; }
+p_exec_tty() {
+    local rt=$1 n=ttyx-$1
+    T pm "$rt" run -d --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1
+    in_tty "pm $rt exec -t $n tty"
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+}
+p_logs() {
+    local rt=$1 n=logs-$1
+    T pm "$rt" run --name "$n" localhost/bb sh -c 'echo logged-line' >/dev/null 2>&1
+    T pm "$rt" logs "$n" 2>&1
+    T pm "$rt" rm "$n" >/dev/null 2>&1
+}
+p_pause() {
+    local rt=$1 n=pause-$1 out=""
+    T pm "$rt" run -d --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1
+    T pm "$rt" pause "$n" >/dev/null 2>&1; out+="pause=$? "
+    out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1) "
+    # The runtime's own view (podman passes no --root: the runtime's default state dir).
+    local id
+    id=$(T pm "$rt" inspect -f '{{.Id}}' "$n" 2>/dev/null)
+    out+="state=$("$WORK/rt/$rt/runc" state "$id" 2>&1 | tr -d ' \n' | grep -o '"status":"[a-z]*"' | cut -d'"' -f4) "
+    T pm "$rt" unpause "$n" >/dev/null 2>&1; out+="unpause=$? "
+    out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1)"
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+    echo "$out"
+}
+p_kill_signal() {
+    local rt=$1 n=sig-$1
+    T pm "$rt" run -d --name "$n" localhost/bb sh -c 'trap "echo got-usr1; exit 9" USR1; while :; do sleep 0.1; done' >/dev/null 2>&1
+    sleep 0.5
+    T pm "$rt" kill -s USR1 "$n" >/dev/null 2>&1
+    T pm "$rt" wait "$n" 2>&1
+    T pm "$rt" logs "$n" 2>&1
+    T pm "$rt" rm -f "$n" >/dev/null 2>&1
+}
+p_rm_force_running() {
+    local rt=$1 n=rmf-$1
+    T pm "$rt" run -d --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1; echo "rm-f=$?"
+    T pm "$rt" ps -a --format '{{.Names}}' 2>&1 | grep -c "^$n\$"
+}
+p_failed_create() {
+    # A missing program: podman reports 127 from the runtime's error message.
+    T pm "$1" run --rm localhost/bb /no/such/program >/dev/null 2>&1; echo "rc=$?"
+}
+
+p_pod() {
+    # A sandbox (infra) and two app containers joining its net/ipc/uts namespaces by path.
+    local rt=$1 pod=pod-$1 out=""
+    T pm "$rt" pod create --name "$pod" --infra-image localhost/bb --infra-command /pause >/dev/null 2>&1 ||
+        { echo "pod create failed"; return; }
+    T pm "$rt" run -d --pod "$pod" --name "$pod-a" localhost/bb sleep 1000 >/dev/null 2>&1 || echo "app a failed"
+    local infra ipid a b host
+    infra=$(T pm "$rt" pod inspect -f '{{.InfraContainerID}}' "$pod" 2>/dev/null)
+    ipid=$(T pm "$rt" inspect -f '{{.State.Pid}}' "$infra" 2>/dev/null)
+    host=$(readlink /proc/"$ipid"/ns/net /proc/"$ipid"/ns/ipc /proc/"$ipid"/ns/uts 2>/dev/null)
+    a=$(T pm "$rt" exec "$pod-a" sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done' 2>&1)
+    b=$(T pm "$rt" run --rm --pod "$pod" localhost/bb sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done' 2>&1)
+    if [ -n "$host" ] && [ "$a" = "$host" ] && [ "$b" = "$host" ]; then out+="shared=yes "; else out+="shared=no($host|$a|$b) "; fi
+    out+="host=$(T pm "$rt" exec "$pod-a" hostname 2>&1) "
+    T pm "$rt" pod rm -f -t 0 "$pod" >/dev/null 2>&1; out+="pod-rm=$?"
+    echo "$out"
+}
+
+podman_tests() {
+    if ! command -v podman >/dev/null || ! command -v conmon >/dev/null; then
+        skip "podman (all scenarios)" "podman/conmon not installed (tests/engines/install.sh)"
+        return
+    fi
+    if ! podman_setup; then
+        skip "podman (all scenarios)" "podman setup (import) failed, see above"
+        return
+    fi
+    run_both "podman run --rm echo" '^hello rc=0$' p_run -- echo hello
+    run_both "podman exit code" '^rc=42$' p_exit
+    run_both "podman -d/exec/top/stop/rm" '^execd sleep exec-rc=3 1000 /tmp y missing-rc=127 sleep 1000 stop=0 exited rm=0$' p_detached
+    run_both "podman run -t (script)" '/dev/pts/[0-9]+' p_tty
+    run_both "podman exec -t (script)" '/dev/pts/[0-9]+' p_exec_tty
+    run_both "podman --read-only" 'Read-only file system.*rc=0' p_run --read-only -- sh -c 'touch /x; true'
+    run_both "podman --cap-drop ALL" 'CapEff: 0000000000000000 rc=0' p_run --cap-drop ALL -- grep CapEff /proc/self/status
+    run_both "podman --user 1000:1000" '^1000 1000 rc=0$' p_run --user 1000:1000 -- sh -c 'echo $(id -u) $(id -g)'
+    run_both "podman --hostname" '^h-test rc=0$' p_run --hostname h-test -- hostname
+    run_both "podman -e" '^bar rc=0$' p_run -e FOO=bar -- sh -c 'echo $FOO'
+    run_both "podman -w" '^/tmp rc=0$' p_run -w /tmp -- pwd
+    run_both "podman --tmpfs" 'tmpfs /scratch tmpfs.* rc=0' p_run --tmpfs /scratch -- grep /scratch /proc/mounts
+    run_both "podman logs" '^logged-line$' p_logs
+    run_both "podman kill -s USR1" '^9 got-usr1$' p_kill_signal
+    run_both "podman rm -f running" '^rm-f=0 0$' p_rm_force_running
+    run_both "podman missing program" '^rc=127$' p_failed_create
+    run_both "podman pod (infra + 2 apps)" '^shared=yes host=pod-(reno|runc) pod-rm=0$' p_pod
+    if "$RENO" pause --help >/dev/null 2>&1; then
+        run_both "podman pause/unpause" '^pause=0 paused state=paused unpause=0 running$' p_pause
+    else
+        skip "podman pause/unpause" "reno has no pause command yet"
+    fi
+}
+
+# =================================== containerd ============================================
+ctrd_setup() {
+    local c=$WORK/ctrd
+    mkdir -p "$c"/{root,state,fifo,runc-reno,runc-runc,opt}
+    cat >"$c/config.toml" <<EOF
+version = 2
+root = "$c/root"
+state = "$c/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$c/containerd.sock"
+[ttrpc]
+  address = "$c/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$c/opt"
+EOF
+    containerd --config "$c/config.toml" >"$c/containerd.log" 2>&1 &
+    CTRD_PID=$!
+    local i
+    for i in $(seq 100); do
+        [ -S "$c/containerd.sock" ] && ctr --address "$c/containerd.sock" version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    ctr --address "$c/containerd.sock" version >/dev/null 2>&1 || { say "containerd did not start: $(tail -5 "$c/containerd.log")"; return 1; }
+    # An OCI layout of the busybox rootfs, built with umoci.
+    local o=$WORK/oci
+    umoci init --layout "$o" && umoci new --image "$o:latest" &&
+        umoci unpack --image "$o:latest" "$WORK/oci-bundle" &&
+        cp -a "$WORK/img/rootfs/." "$WORK/oci-bundle/rootfs/" &&
+        umoci repack --image "$o:latest" "$WORK/oci-bundle" &&
+        umoci config --image "$o:latest" --config.cmd /bin/sh &&
+        umoci gc --layout "$o" || { say "umoci failed"; return 1; }
+    tar -C "$o" -cf "$WORK/oci.tar" .
+    for rt in reno runc; do
+        T ctr_ "$rt" images import --base-name localhost/bb "$WORK/oci.tar" >/dev/null 2>"$c/import.err" ||
+            { say "ctr images import failed: $(cat "$c/import.err")"; return 1; }
+    done
+}
+
+# One containerd namespace per runtime, so their containers never meet.
+cat >"$WORK/bin/ctr_" <<EOF
+#!/bin/sh
+rt=\$1
+shift
+exec ctr --address "$WORK/ctrd/containerd.sock" --namespace "reno-engines-\$rt" "\$@"
+EOF
+# crun_ RUNTIME ARGS…: ctr run with that runtime.
+cat >"$WORK/bin/crun_" <<EOF
+#!/bin/sh
+rt=\$1
+shift
+exec "$WORK/bin/ctr_" "\$rt" run --fifo-dir "$WORK/ctrd/fifo" --runc-binary "$WORK/rt/\$rt/runc" \\
+    --runc-root "$WORK/ctrd/runc-\$rt" "\$@"
+EOF
+chmod +x "$WORK/bin/ctr_" "$WORK/bin/crun_"
+
+c_run() { T crun_ "$1" --rm localhost/bb:latest "c-run-$1" "${@:2}" 2>&1; echo " rc=$?"; }
+c_exit() { T crun_ "$1" --rm localhost/bb:latest "c-exit-$1" sh -c 'exit 42' >/dev/null 2>&1; echo "rc=$?"; }
+c_task() {
+    local rt=$1 id=c-task-$1 out=""
+    T crun_ "$rt" -d localhost/bb:latest "$id" sleep 1000 >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    out+="$(T ctr_ "$rt" task exec --exec-id e1 "$id" sh -c 'echo execd; cat /proc/1/comm' 2>&1) "
+    T ctr_ "$rt" task exec --exec-id e2 "$id" sh -c 'exit 3' >/dev/null 2>&1; out+="exec-rc=$? "
+    T ctr_ "$rt" task exec --exec-id e3 -d "$id" sleep 500 >/dev/null 2>&1; out+="exec-d=$? "
+    T ctr_ "$rt" task kill -a -s SIGKILL "$id" >/dev/null 2>&1; out+="kill-a=$? "
+    local i
+    for i in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
+    out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}') "
+    T ctr_ "$rt" task delete "$id" >/dev/null 2>&1; out+="delete=$? "
+    T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1; out+="cdelete=$?"
+    echo "$out"
+}
+c_task_kill() {
+    local rt=$1 id=c-kill-$1 out=""
+    # pid 1 ignores signals it has no handler for: trap TERM.
+    T crun_ "$rt" -d localhost/bb:latest "$id" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    sleep 0.3
+    T ctr_ "$rt" task kill -s SIGTERM "$id" >/dev/null 2>&1; out+="kill=$? "
+    local i
+    for i in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
+    out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}') "
+    T ctr_ "$rt" task delete "$id" >/dev/null 2>&1; out+="delete=$?"
+    T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
+    echo "$out"
+}
+c_tty() {
+    in_tty "crun_ $1 --rm -t localhost/bb:latest c-tty-$1 tty"
+}
+c_exec_tty() {
+    local rt=$1 id=c-xtty-$1
+    T crun_ "$rt" -d localhost/bb:latest "$id" sleep 1000 >/dev/null 2>&1
+    in_tty "ctr_ $rt task exec -t --exec-id t1 $id tty"
+    T ctr_ "$rt" task kill -s SIGKILL "$id" >/dev/null 2>&1
+    sleep 0.3
+    T ctr_ "$rt" task delete -f "$id" >/dev/null 2>&1
+    T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
+}
+c_ps() {
+    local rt=$1 id=c-ps-$1
+    T crun_ "$rt" -d localhost/bb:latest "$id" sleep 1000 >/dev/null 2>&1
+    T ctr_ "$rt" task ps "$id" 2>&1 | tail -n +2 | wc -l
+    T ctr_ "$rt" task kill -s SIGKILL "$id" >/dev/null 2>&1
+    sleep 0.3
+    T ctr_ "$rt" task delete -f "$id" >/dev/null 2>&1
+    T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
+}
+
+c_pause() {
+    local rt=$1 id=c-pause-$1 out=""
+    T crun_ "$rt" -d localhost/bb:latest "$id" sleep 1000 >/dev/null 2>&1
+    T ctr_ "$rt" task pause "$id" >/dev/null 2>&1; out+="pause=$? "
+    out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}') "
+    T ctr_ "$rt" task resume "$id" >/dev/null 2>&1; out+="resume=$? "
+    out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}')"
+    T ctr_ "$rt" task kill -s SIGKILL "$id" >/dev/null 2>&1
+    sleep 0.3
+    T ctr_ "$rt" task delete -f "$id" >/dev/null 2>&1
+    T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
+    echo "$out"
+}
+
+containerd_tests() {
+    if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null || ! command -v umoci >/dev/null; then
+        skip "containerd (all scenarios)" "containerd/ctr/umoci not installed (tests/engines/install.sh)"
+        return
+    fi
+    if ! ctrd_setup; then
+        skip "containerd (all scenarios)" "containerd setup failed, see above"
+        return
+    fi
+    run_both "ctr run --rm echo" '^hello rc=0$' c_run echo hello
+    run_both "ctr run exit code" '^rc=42$' c_exit
+    run_both "ctr task exec/kill -a/delete" '^execd sleep exec-rc=3 exec-d=0 kill-a=0 STOPPED delete=0 cdelete=0$' c_task
+    run_both "ctr task kill TERM/delete" '^kill=0 STOPPED delete=0$' c_task_kill
+    run_both "ctr run -t (script)" '/dev/pts/[0-9]+' c_tty
+    run_both "ctr task exec -t (script)" '/dev/pts/[0-9]+' c_exec_tty
+    if "$RENO" pause --help >/dev/null 2>&1; then
+        run_both "ctr task pause/resume" '^pause=0 PAUSED resume=0 RUNNING$' c_pause
+    else
+        skip "ctr task pause/resume" "reno has no pause command yet"
+    fi
+    if "$RENO" ps --help >/dev/null 2>&1; then
+        run_both "ctr task ps" '^1$' c_ps
+    else
+        skip "ctr task ps" "reno has no ps command yet"
+    fi
+}
+
+[ "$ONLY" = "" ] || [ "$ONLY" = podman ] && podman_tests
+[ "$ONLY" = "" ] || [ "$ONLY" = containerd ] && containerd_tests
+
+printf '\n%-34s | %-22s | %-22s | %s\n' "scenario" "reno" "runc" "verdict"
+printf '%s\n' "-----------------------------------+------------------------+------------------------+--------"
+for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done
+echo
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+[ "$FAIL" = 0 ]
