@@ -323,8 +323,11 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
         }
         match signal::wait(mask, None) {
             Ok(Some(signal::SIGCHLD)) | Ok(None) => {
-                if let Ok(Some(code)) = linux::process::try_wait(pid) {
-                    break code;
+                match linux::process::try_wait(pid) {
+                    Ok(Some(code)) => break code,
+                    Ok(None) => {}
+                    // Reaped by someone else: we can no longer learn its code; don't spin.
+                    Err(e) => return Err(Error::sys("wait for the container's init", e)),
                 }
             }
             Ok(Some(sig)) => {
