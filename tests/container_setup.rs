@@ -478,3 +478,28 @@ fn sigpipe_is_not_ignored_in_the_container() {
         "SIGPIPE ignored in the container: {out}"
     );
 }
+
+#[test]
+fn personality_scheduler_and_io_priority() {
+    require_root!();
+    let mut b = Bundle::new("sched");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    std::os::unix::fs::symlink("busybox", b.rootfs().join("bin/ionice")).expect("ionice applet");
+    b.sh("cat /proc/self/personality; cut -d' ' -f19,41 /proc/self/stat; ionice");
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("00000008"),
+        "personality LINUX32: {out}"
+    );
+    // Field 19 is nice, 41 the policy (3 = SCHED_BATCH).
+    assert_eq!(lines.get(1).copied(), Some("7 3"), "scheduler: {out}");
+    assert_eq!(
+        lines.get(2).copied(),
+        Some("best-effort: prio 6"),
+        "ioPriority: {out}"
+    );
+}
