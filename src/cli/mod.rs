@@ -237,6 +237,23 @@ pub fn help(text: &str) -> Result<i32> {
     Ok(0)
 }
 
+/// The whole command line of a command that takes only an ID: the ID, or None when
+/// `--help` was asked for (and printed).
+pub fn id_only(p: &mut lexopt::Parser, usage: &str) -> Result<Option<String>> {
+    let mut id = None;
+    while let Some(t) = next_tok(p)? {
+        match t {
+            Tok::Flag(f) if f == "-h" || f == "--help" => {
+                help(usage)?;
+                return Ok(None);
+            }
+            Tok::Pos(v) if id.is_none() => id = Some(v),
+            t => return Err(unknown(t)),
+        }
+    }
+    need_id(id, usage).map(Some)
+}
+
 /// The container id: the one positional argument commands take.
 pub fn need_id(id: Option<String>, usage: &str) -> Result<String> {
     id.ok_or_else(|| Error::invalid("usage", format!("missing container id\n{usage}")))

@@ -1,4 +1,4 @@
-use super::{help, name, need_id, next_tok, unknown, Tok};
+use super::{id_only, name};
 use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Error, Kind, Result};
@@ -7,15 +7,9 @@ use crate::state::{self, Status};
 const USAGE: &str = "usage: reno resume ID\n  thaw a paused container\n";
 
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
-    let mut id = None;
-    while let Some(t) = next_tok(p)? {
-        match t {
-            Tok::Flag(f) if f == "-h" || f == "--help" => return help(USAGE),
-            Tok::Pos(v) if id.is_none() => id = Some(v),
-            t => return Err(unknown(t)),
-        }
-    }
-    let id = need_id(id, USAGE)?;
+    let Some(id) = id_only(p, USAGE)? else {
+        return Ok(0);
+    };
     resume(g, &id).map_err(|e| name(e, &id))?;
     Ok(0)
 }
