@@ -445,8 +445,10 @@ fn host_mounts() -> usize {
 
 /// Our cgroups (ids of this test process) in every hierarchy: other users of the machine
 /// may add and remove their own meanwhile.
+/// reno's cgroups of the long-run test's own containers (other tests of this binary run in
+/// parallel threads of the same process and make cgroups of their own).
 fn reno_cgroups() -> usize {
-    let mine = format!("-{}-", std::process::id());
+    let mine = format!("it-long-{}-", std::process::id());
     std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
