@@ -98,10 +98,11 @@ pub fn apply_bounding(bounding: u64) -> Result<(), Errno> {
 
 /// Set effective, permitted, inheritable, then raise the ambient ones (after the user switch).
 pub fn apply_sets(sets: &CapSets) -> Result<(), Errno> {
-    let known = if last_cap() >= 63 {
+    let last = last_cap().min(63);
+    let known = if last == 63 {
         u64::MAX
     } else {
-        (1u64 << (last_cap() + 1)) - 1
+        (1u64 << (last + 1)) - 1
     };
     rustix::thread::set_capabilities(
         None,
@@ -111,7 +112,7 @@ pub fn apply_sets(sets: &CapSets) -> Result<(), Errno> {
             inheritable: CapabilitySet::from_bits_retain(sets.inheritable & known),
         },
     )?;
-    for cap in 0..=last_cap().min(63) {
+    for cap in 0..=last {
         if sets.ambient & known & (1 << cap) != 0 {
             // Ambient needs the cap in permitted and inheritable; runc ignores failures here.
             let _ = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap as u64);
