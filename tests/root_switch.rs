@@ -19,20 +19,20 @@ fn pivot_root_einval_falls_back_to_move_and_chroot() {
     b.config["root"]["path"] = json!(b.rootfs());
     b.write_config();
     // The fake "initramfs" root: a plain directory (not a mount point) holding binds of what
-    // reno needs to run (its binary and libraries, /proc, /sys, /dev, /tmp with the bundle).
+    // reno needs to run (its libraries, /proc, /sys, /dev, /tmp with the bundle) and a copy of
+    // its binary (the checkout may live anywhere, e.g. CI's /check).
     let base = b.dir.parent().expect("base").join("fakeroot");
     std::fs::create_dir_all(&base).expect("mkdir");
-    let reno = common::reno_bin();
+    std::fs::copy(common::reno_bin(), base.join("reno")).expect("copy reno");
     let script = format!(
         r#"set -e
-for d in usr lib lib64 bin sbin proc sys dev tmp work; do
+for d in usr lib lib64 bin sbin proc sys dev tmp; do
   [ -e /$d ] || continue
   if [ -L /$d ]; then ln -s "$(readlink /$d)" {base}/$d; continue; fi
   mkdir -p {base}/$d; mount --rbind /$d {base}/$d
 done
-exec chroot {base} {reno} --debug --root {root} run --bundle {bundle} {id}"#,
+exec chroot {base} /reno --debug --root {root} run --bundle {bundle} {id}"#,
         base = base.display(),
-        reno = reno.display(),
         root = b.root.display(),
         bundle = b.dir.display(),
         id = b.id,
