@@ -19,6 +19,11 @@ pub enum Msg {
     Created,
     /// child → parent: set-up failed with this message.
     Failed(String),
+    /// child → parent: the seccomp notify listener is this fd number in the child; the
+    /// parent takes it with pidfd_getfd and hands it to `listenerPath`.
+    SeccompFd(i32),
+    /// parent → child: the listener went to the agent; the child may close its copy.
+    SeccompDone,
 }
 
 impl Msg {
@@ -29,6 +34,8 @@ impl Msg {
             Msg::Go(s) => ("go", s.as_str()),
             Msg::Created => ("created", ""),
             Msg::Failed(s) => ("failed", s.as_str()),
+            Msg::SeccompFd(n) => return format!("seccomp-fd {n}\n"),
+            Msg::SeccompDone => ("seccomp-done", ""),
         };
         let mut out = String::with_capacity(tag.len() + payload.len() + 2);
         out.push_str(tag);
@@ -65,6 +72,8 @@ impl Msg {
             "go" => Msg::Go(payload),
             "created" => Msg::Created,
             "failed" => Msg::Failed(payload),
+            "seccomp-fd" => Msg::SeccompFd(payload.parse().ok()?),
+            "seccomp-done" => Msg::SeccompDone,
             _ => return None,
         })
     }
@@ -137,6 +146,8 @@ mod tests {
             Msg::Go("{\"a\":\"b\\\\n\"}\nx".into()),
             Msg::Failed("x\\y\nz".into()),
             Msg::Created,
+            Msg::SeccompFd(7),
+            Msg::SeccompDone,
         ] {
             let e = m.encode();
             assert_eq!(e.matches('\n').count(), 1);

@@ -105,12 +105,7 @@ pub fn create_container(
         Some(s) => Some(crate::seccomp::prepare(s)?),
         None => None,
     };
-    if seccomp.as_ref().is_some_and(|p| p.notify) {
-        return Err(Error::invalid(
-            "config",
-            "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet",
-        ));
-    }
+    let listener = super::notify::listener_of(&spec, seccomp.as_ref().is_some_and(|p| p.notify))?;
 
     let dir = state::claim(&g.root, id)?;
     let mut undo = Undo {
@@ -229,14 +224,23 @@ pub fn create_container(
         cgroup: cg_path.clone(),
         shared_pidns,
     };
-    let state_json = state::to_json(&saved, Status::Creating).to_string();
+    let state_value = state::to_json(&saved, Status::Creating);
+    let state_json = state_value.to_string();
     if let Some(h) = spec.hooks() {
         #[allow(deprecated)]
         hooks::run_all("prestart", h.prestart().as_ref(), &state_json)?;
         hooks::run_all("createRuntime", h.create_runtime().as_ref(), &state_json)?;
     }
     send_or_why(&mut parent_ch, &Msg::Go(state_json))?;
-    wait_for(&mut parent_ch, Msg::Created).map_err(|e| how_init_died(&mut undo, pid, e))?;
+    // The init hands over its seccomp listener (if any) before it reports "created".
+    super::notify::wait_serving(
+        &mut parent_ch,
+        pid,
+        Some(Msg::Created),
+        listener.as_ref(),
+        &state_value,
+    )
+    .map_err(|e| how_init_died(&mut undo, pid, e))?;
 
     state::save(&dir, &saved, Status::Created)?;
     if let Some(pf) = &o.pid_file {
@@ -302,7 +306,7 @@ fn how_init_died(undo: &mut Undo, pid: Pid, e: Error) -> Error {
     }
 }
 
-const INIT_GONE: &str = "exited before finishing set-up";
+pub(super) const INIT_GONE: &str = "exited before finishing set-up";
 
 /// `--pid-file`, written atomically; relative paths are taken from the caller's cwd.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {

@@ -67,7 +67,8 @@ const NAMESPACES: &[(&str, u64)] = &[
 pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     let (lock, saved) = state::open(&g.root, &o.id)?;
     let dir = state::dir(&g.root, &o.id);
-    match state::status(&dir, &saved) {
+    let status = state::status(&dir, &saved);
+    match status {
         Status::Stopped => return Err(stopped()),
         Status::Paused if !o.ignore_paused => {
             return Err(Error::new(
@@ -119,6 +120,8 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         Some(s) => Some(crate::seccomp::prepare(s)?),
         None => None,
     };
+    let listener = super::notify::listener_of(&spec, seccomp.as_ref().is_some_and(|p| p.notify))?;
+    let state_value = state::to_json(&saved, status);
 
     // Everything of the init's is opened now, from the host's view, before the pid check:
     // if the pid was reused after the check we would still hold the right namespaces only
@@ -218,11 +221,14 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
             Cgroup::open(&saved.cgroup).add_process(raw)?;
         }
         parent_ch.send(&Msg::Continue)?;
-        match parent_ch.recv()? {
-            None => Ok(()),
-            Some(Msg::Failed(m)) => Err(Error::new(Kind::Failed, m)),
-            Some(m) => Err(Error::failed("exec", format!("unexpected message {m:?}"))),
-        }
+        // EOF: the process reached execve (the channel is close-on-exec).
+        super::notify::wait_serving(
+            &mut parent_ch,
+            child_pid,
+            None,
+            listener.as_ref(),
+            &state_value,
+        )
     })();
     if let Err(e) = started {
         let _ = signal::kill(raw, signal::SIGKILL);
@@ -430,7 +436,7 @@ impl Child<'_> {
         if !nnp {
             // Without no_new_privs a filter needs CAP_SYS_ADMIN: before the caps drop.
             if let Some(prog) = self.seccomp {
-                crate::seccomp::load(prog)?;
+                super::notify::load_and_hand_over(prog, ch)?;
             }
         }
         init::switch_user(self.process, in_userns)?;
@@ -443,7 +449,8 @@ impl Child<'_> {
         signal::set_default(signal::SIGPIPE).ctx("reset SIGPIPE")?;
         linux::process::cloexec_from(3 + self.preserve_fds).ctx("close_range")?;
         if let Some(prog) = self.seccomp.filter(|_| nnp) {
-            let _listener = crate::seccomp::load(prog)?;
+            // The channel is close-on-exec: the parent sees EOF at execve.
+            super::notify::load_and_hand_over(prog, ch)?;
         }
         let e = linux::process::execve(&exe, &argv, &envp);
         Err(Error::sys(format!("exec {exe:?}"), e))

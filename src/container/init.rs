@@ -248,7 +248,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         // the capabilities are dropped (runc does the same); the profile must then allow
         // what the init still does (setuid, capset, the fifo, execve).
         if let Some(prog) = ctx.seccomp {
-            crate::seccomp::load(prog)?;
+            super::notify::load_and_hand_over(prog, ch)?;
         }
     }
     switch_user(process, ctx.new_userns)?;
@@ -256,6 +256,12 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
     if process.no_new_privileges().unwrap_or(false) {
         rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
+        // A listener must reach the agent through `create`, gone once we report "created":
+        // a profile with NOTIFY rules is loaded here (where runc loads every profile), the
+        // others after the fifo, closer to execve.
+        if let Some(prog) = ctx.seccomp.filter(|p| p.notify) {
+            super::notify::load_and_hand_over(prog, ch)?;
+        }
     }
     Ok(Ready {
         state_dir,
@@ -537,7 +543,7 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     // signal would stay ignored across execve.
     signal::set_default(signal::SIGPIPE).ctx("reset SIGPIPE")?;
     // As close to execve as possible, so the profile need allow little of reno's own work.
-    if let Some(prog) = ctx.seccomp.filter(|_| nnp_of(ctx)) {
+    if let Some(prog) = ctx.seccomp.filter(|p| nnp_of(ctx) && !p.notify) {
         let _listener = crate::seccomp::load(prog)?;
     }
     let e = linux::process::execve(&exe, &argv, &envp);

@@ -7,6 +7,7 @@ pub mod create;
 pub mod exec;
 pub mod hooks;
 pub mod init;
+mod notify;
 pub mod ops;
 mod relay;
 pub mod rootfs;

@@ -6,6 +6,7 @@
 
 pub mod bpf;
 pub mod caps;
+pub mod fdpass;
 pub mod fds;
 pub mod fs;
 pub mod kmod;

@@ -72,3 +72,85 @@ pub fn set_mode_filter(flags: u32, prog: &[SockFilter]) -> Result<Option<OwnedFd
         Err(e) => Err(Errno::from_raw_os_error(e.into_raw())),
     }
 }
+
+/// `struct seccomp_notif`: one intercepted syscall, as a seccomp agent receives it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notif {
+    pub id: u64,
+    pub pid: u32,
+    pub flags: u32,
+    /// `struct seccomp_data`.
+    pub nr: i32,
+    pub arch: u32,
+    pub ip: u64,
+    pub args: [u64; 6],
+}
+
+/// `struct seccomp_notif_resp`.
+#[repr(C)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+/// `SECCOMP_IOCTL_NOTIF_RECV` = _IOWR('!', 0, struct seccomp_notif).
+const IOCTL_NOTIF_RECV: u64 = 0xC050_2100;
+/// `SECCOMP_IOCTL_NOTIF_SEND` = _IOWR('!', 1, struct seccomp_notif_resp).
+const IOCTL_NOTIF_SEND: u64 = 0xC018_2101;
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: let the syscall run as if unfiltered.
+pub const NOTIF_FLAG_CONTINUE: u32 = 1;
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif)`: wait for the next notification.
+/// For seccomp agents (reno's tests are one); reno itself only passes the listener on.
+pub fn notif_recv(listener: impl rustix::fd::AsFd) -> Result<Notif, Errno> {
+    use rustix::fd::AsRawFd;
+    // The kernel wants the buffer zeroed.
+    let mut n = Notif::default();
+    // SAFETY: `n` is a live, writable struct seccomp_notif of the size the ioctl encodes.
+    unsafe {
+        syscall!(
+            Sysno::ioctl,
+            listener.as_fd().as_raw_fd(),
+            IOCTL_NOTIF_RECV,
+            &mut n as *mut Notif as usize
+        )
+    }
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
+    Ok(n)
+}
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, {id, val, error, flags})`: answer a
+/// notification. `error` is a negative errno (or 0 with `val` as the return value);
+/// `flags` = `NOTIF_FLAG_CONTINUE` runs the call for real.
+pub fn notif_send(
+    listener: impl rustix::fd::AsFd,
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    let resp = NotifResp {
+        id,
+        val,
+        error,
+        flags,
+    };
+    // SAFETY: `resp` is a live struct seccomp_notif_resp the kernel only reads.
+    unsafe {
+        syscall!(
+            Sysno::ioctl,
+            listener.as_fd().as_raw_fd(),
+            IOCTL_NOTIF_SEND,
+            &resp as *const NotifResp as usize
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+const _: () = assert!(std::mem::size_of::<Notif>() == 80);
+const _: () = assert!(std::mem::size_of::<NotifResp>() == 24);

@@ -204,6 +204,17 @@ pub fn compile(seccomp: &LinuxSeccomp, native: Arch) -> Result<Program> {
         .flatten()
         .fold(0, |f, x| f | flag_value(*x));
     let notify = rules.iter().any(|(_, r)| r.action == ret::USER_NOTIF);
+    // The process hands its listener over with write(2) on the pipe: notified, that write
+    // would wait for an agent that can't have the listener yet (runc refuses it too).
+    if rules
+        .iter()
+        .any(|(names, r)| r.action == ret::USER_NOTIF && names.iter().any(|n| n == "write"))
+    {
+        return Err(Error::invalid(
+            "linux.seccomp.syscalls",
+            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ));
+    }
 
     for (names, _) in &rules {
         for n in names {

@@ -630,3 +630,13 @@ fn podman_profile_cost() {
     assert!(p.len() < 4096);
     assert!(worst <= 16, "a lookup must stay logarithmic");
 }
+
+#[test]
+fn notify_on_write_is_refused() {
+    let p = profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "write"], "action": "SCMP_ACT_NOTIFY"}],
+    }));
+    let e = compile(&p, Arch::X86_64).unwrap_err();
+    assert!(e.to_string().contains("write"), "{e}");
+}
