@@ -154,6 +154,8 @@ pub fn create_container(
         None
     };
 
+    // Idmapped mounts are made here, in the host's user namespace (see `idmap`).
+    let idmapped = super::idmap::prepare(&spec, &bundle, new_userns)?;
     let console = super::terminal::connect_socket(&spec, o.console_socket.as_deref())?;
     let (mut parent_ch, child_ch) = channel::pair()?;
     let ctx = InitCtx {
@@ -172,6 +174,7 @@ pub fn create_container(
         no_new_keyring: o.no_new_keyring,
         seccomp: seccomp.as_ref(),
         console,
+        idmapped: &idmapped,
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;

@@ -46,6 +46,8 @@ pub struct InitCtx<'a> {
     pub seccomp: Option<&'a crate::seccomp::Program>,
     /// The connected `--console-socket` when process.terminal is set.
     pub console: Option<OwnedFd>,
+    /// Detached idmapped trees for the mounts that ask for one, indexed like spec.mounts.
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 /// Never returns: execs the container's program or exits.
@@ -157,8 +159,9 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         cgroup_path: ctx.cgroup_path,
         new_cgroupns: ctx.new_cgroupns,
     };
-    for mnt in &mounts {
-        rootfs::mount_entry(&mctx, mnt)?;
+    for (i, mnt) in mounts.iter().enumerate() {
+        let tree = ctx.idmapped.get(i).and_then(Option::as_ref);
+        rootfs::mount_entry(&mctx, mnt, tree)?;
     }
     if !rootfs::dev_is_bound(&mounts) {
         let devices = linux_cfg

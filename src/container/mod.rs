@@ -6,6 +6,7 @@ pub mod channel;
 pub mod create;
 pub mod exec;
 pub mod hooks;
+mod idmap;
 pub mod init;
 mod notify;
 pub mod ops;

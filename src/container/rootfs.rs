@@ -114,8 +114,8 @@ pub struct MountCtx<'a> {
     pub new_cgroupns: bool,
 }
 
-/// Mount one config.json entry.
-pub fn mount_entry(ctx: &MountCtx, mnt: &Mount) -> Result<()> {
+/// Mount one config.json entry; `tree` is its idmapped source, detached, when it has one.
+pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Result<()> {
     let dest = dest_of(mnt);
     let typ = mnt.typ().as_deref().unwrap_or("");
     let opts = m::parse_options(mnt.options().as_deref().unwrap_or(&[]));
@@ -139,13 +139,16 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount) -> Result<()> {
         }
         .map_err(target_err)?;
         let rec = opts.flags & m::MS_REC;
-        m::mount(
-            &src.to_string_lossy(),
-            &fd_path(&target),
-            "",
-            m::MS_BIND | rec,
-            None,
-        )
+        match tree {
+            Some(t) => crate::linux::idmap::attach(t, &target),
+            None => m::mount(
+                &src.to_string_lossy(),
+                &fd_path(&target),
+                "",
+                m::MS_BIND | rec,
+                None,
+            ),
+        }
         .map_err(|e| target_err(e).detail(format!("source {}", src.display())))?;
         let extra = opts.flags & !(m::MS_BIND | m::MS_REC | m::MS_REMOUNT);
         if extra != 0 {

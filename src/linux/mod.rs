@@ -9,6 +9,7 @@ pub mod caps;
 pub mod fdpass;
 pub mod fds;
 pub mod fs;
+pub mod idmap;
 pub mod kmod;
 pub mod mount;
 pub mod netif;

@@ -61,6 +61,8 @@ pub struct MountOptions {
     pub tmpcopyup: bool,
     /// `idmap` / `ridmap` was given.
     pub idmap: bool,
+    /// `ridmap`: the idmapping applies to the submounts too.
+    pub ridmap: bool,
 }
 
 /// (name, set, clear) as runc's table in libcontainer/specconv.
@@ -159,6 +161,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             o.tmpcopyup = true;
         } else if s == "idmap" || s == "ridmap" {
             o.idmap = true;
+            o.ridmap = s == "ridmap";
         } else {
             o.data.push(opt.clone());
         }
