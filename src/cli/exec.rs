@@ -20,8 +20,8 @@ usage: reno exec [options] ID [COMMAND [ARG...]]
   -c, --cap CAP            add a capability (repeatable)
   --no-new-privs           set no_new_privs
   --preserve-fds N         pass N extra fds (from fd 3) to the process
-  --process-label L        accepted, not supported (warning)
-  --apparmor P             accepted, not supported (warning)
+  --process-label L        SELinux label of the process
+  --apparmor P             AppArmor profile of the process
   --ignore-paused          exec even if the container is paused
 ";
 

@@ -106,6 +106,7 @@ pub fn create_container(
         None => None,
     };
     let listener = super::notify::listener_of(&spec, seccomp.as_ref().is_some_and(|p| p.notify))?;
+    super::lsm::validate(&spec)?;
 
     let dir = state::claim(&g.root, id)?;
     let mut undo = Undo {

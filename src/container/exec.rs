@@ -102,20 +102,7 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
             "cannot use console socket if runc will not allocate tty",
         ));
     }
-    for (what, v) in [
-        (
-            "--apparmor / process.apparmorProfile",
-            process.apparmor_profile(),
-        ),
-        (
-            "--process-label / process.selinuxLabel",
-            process.selinux_label(),
-        ),
-    ] {
-        if v.as_deref().is_some_and(|s| !s.is_empty()) {
-            log::warn!("{what}: not supported by reno, ignored");
-        }
-    }
+    super::lsm::validate_process(&process)?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::seccomp::prepare(s)?),
         None => None,
@@ -442,6 +429,7 @@ impl Child<'_> {
         init::switch_user(self.process, in_userns)?;
         let cwd = self.process.cwd();
         rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+        super::lsm::apply_exec_attrs(self.process)?;
         if self.process.no_new_privileges().unwrap_or(false) {
             rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
         }

@@ -138,10 +138,20 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .ctx("prctl(PR_SET_DUMPABLE, 0)")?;
     if !ctx.no_new_keyring {
+        // The new session keyring gets the process label (runc's SetKeyLabel).
+        let key_label = process
+            .and_then(|p| p.selinux_label().as_deref())
+            .filter(|l| !l.is_empty() && super::lsm::selinux_enabled());
+        if let Some(l) = key_label {
+            super::lsm::set_key_label(l)?;
+        }
         match linux::process::join_new_session_keyring() {
             // Kernels without keys, or a seccomp'd caller: carry on as runc does.
             Ok(()) | Err(rustix::io::Errno::NOSYS) | Err(rustix::io::Errno::ACCESS) => {}
             Err(e) => return Err(Error::sys("join a new session keyring", e)),
+        }
+        if key_label.is_some() {
+            super::lsm::set_key_label("")?;
         }
     }
     if ctx.new_cgroupns {
@@ -158,6 +168,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         bundle: ctx.bundle,
         cgroup_path: ctx.cgroup_path,
         new_cgroupns: ctx.new_cgroupns,
+        mount_label: super::lsm::mount_label(spec),
     };
     for (i, mnt) in mounts.iter().enumerate() {
         let tree = ctx.idmapped.get(i).and_then(Option::as_ref);
@@ -257,6 +268,8 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     switch_user(process, ctx.new_userns)?;
     let cwd = process.cwd();
     rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+    // AppArmor profile, SELinux label: both take effect at execve.
+    super::lsm::apply_exec_attrs(process)?;
     if process.no_new_privileges().unwrap_or(false) {
         rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
         // A listener must reach the agent through `create`, gone once we report "created":

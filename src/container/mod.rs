@@ -8,6 +8,7 @@ pub mod exec;
 pub mod hooks;
 mod idmap;
 pub mod init;
+pub mod lsm;
 mod notify;
 pub mod ops;
 mod relay;

@@ -112,6 +112,8 @@ pub struct MountCtx<'a> {
     pub bundle: &'a Path,
     pub cgroup_path: &'a str,
     pub new_cgroupns: bool,
+    /// `linux.mountLabel` (SELinux), for the mounts that take a context.
+    pub mount_label: Option<&'a str>,
 }
 
 /// Mount one config.json entry; `tree` is its idmapped source, detached, when it has one.
@@ -168,7 +170,7 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| typ.to_string());
-        let data = opts.data.join(",");
+        let data = super::lsm::with_mount_label(&opts.data.join(","), typ, ctx.mount_label);
         m::mount(
             &src,
             &fd_path(&target),
@@ -184,6 +186,11 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
             };
             target_err(e).detail(d)
         })?;
+        if let (Some(label), "mqueue") = (ctx.mount_label, typ) {
+            // mqueue takes no context= option: runc labels its root instead.
+            let fd = open_in_root(&ctx.root.fd, &dest, OFlags::PATH).map_err(target_err)?;
+            super::lsm::label_file(&fd_path(&fd), label)?;
+        }
     }
     apply_after(ctx, &dest, &opts).map_err(target_err)
 }
