@@ -34,7 +34,10 @@ fn features_tell_the_truth() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("features json");
     assert_eq!(v["linux"]["apparmor"]["enabled"], json!(apparmor_on()));
     assert_eq!(v["linux"]["selinux"]["enabled"], json!(selinux_on()));
-    assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], json!(true));
+    assert_eq!(
+        v["linux"]["mountExtensions"]["idmap"]["enabled"],
+        json!(true)
+    );
 }
 
 #[test]

@@ -31,67 +31,83 @@ struct Seen {
 /// Accept one connection on `sock`, take the state and the fd, answer notifications until
 /// every filtered process is gone (POLLHUP) or 20 s pass.
 fn agent(sock: &Path) -> mpsc::Receiver<Result<Seen, String>> {
+    agent_n(sock, 1)
+}
+
+/// As `agent`, for `n` connections, each served by a thread of its own.
+fn agent_n(sock: &Path, n: usize) -> mpsc::Receiver<Result<Seen, String>> {
     let listener = UnixListener::bind(sock).expect("bind agent socket");
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let r = (|| -> Result<Seen, String> {
-            let (conn, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
-            let mut control = RecvAncillaryBuffer::new(&mut space);
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let r = rustix::net::recvmsg(&conn, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)
-                .map_err(|e| format!("recvmsg: {e}"))?;
-            let n = r.bytes;
-            let mut fds: Vec<OwnedFd> = Vec::new();
-            for m in control.drain() {
-                if let RecvAncillaryMessage::ScmRights(f) = m {
-                    fds.extend(f);
+        for _ in 0..n {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    let tx = tx.clone();
+                    thread::spawn(move || {
+                        let _ = tx.send(serve(conn));
+                    });
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("accept: {e}")));
                 }
             }
-            let state: Value =
-                serde_json::from_slice(&buf[..n]).map_err(|e| format!("state json: {e}"))?;
-            if fds.len() != 1 {
-                return Err(format!("expected one fd, got {}", fds.len()));
-            }
-            let fd = fds.remove(0);
-            let mut calls = Vec::new();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                let mut p = [PollFd::new(&fd, PollFlags::IN)];
-                let ts = rustix::event::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 200_000_000,
-                };
-                match poll(&mut p, Some(&ts)) {
-                    Ok(0) => continue,
-                    Ok(_) => {}
-                    Err(rustix::io::Errno::INTR) => continue,
-                    Err(e) => return Err(format!("poll: {e}")),
-                }
-                let rev = p[0].revents();
-                if rev.contains(PollFlags::IN) {
-                    let Ok(req) = notif_recv(&fd) else { continue };
-                    calls.push(req.nr);
-                    // The first mkdir fails, the rest run for real.
-                    let r = if calls.len() == 1 {
-                        notif_send(&fd, req.id, 0, -EROFS, 0)
-                    } else {
-                        notif_send(&fd, req.id, 0, 0, NOTIF_FLAG_CONTINUE)
-                    };
-                    if let Err(e) = r {
-                        // ENOENT: the caller died meanwhile.
-                        eprintln!("agent: NOTIF_SEND: {e}");
-                    }
-                } else if rev.intersects(PollFlags::HUP | PollFlags::ERR) {
-                    break;
-                }
-            }
-            Ok(Seen { state, calls })
-        })();
-        let _ = tx.send(r);
+        }
     });
     rx
+}
+
+fn serve(conn: std::os::unix::net::UnixStream) -> Result<Seen, String> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let r = rustix::net::recvmsg(&conn, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)
+        .map_err(|e| format!("recvmsg: {e}"))?;
+    let n = r.bytes;
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(f) = m {
+            fds.extend(f);
+        }
+    }
+    let state: Value = serde_json::from_slice(&buf[..n]).map_err(|e| format!("state json: {e}"))?;
+    if fds.len() != 1 {
+        return Err(format!("expected one fd, got {}", fds.len()));
+    }
+    let fd = fds.remove(0);
+    let mut calls = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let mut p = [PollFd::new(&fd, PollFlags::IN)];
+        let ts = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        };
+        match poll(&mut p, Some(&ts)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        let rev = p[0].revents();
+        if rev.contains(PollFlags::IN) {
+            let Ok(req) = notif_recv(&fd) else { continue };
+            calls.push(req.nr);
+            // The first mkdir fails, the rest run for real.
+            let r = if calls.len() == 1 {
+                notif_send(&fd, req.id, 0, -EROFS, 0)
+            } else {
+                notif_send(&fd, req.id, 0, 0, NOTIF_FLAG_CONTINUE)
+            };
+            if let Err(e) = r {
+                // ENOENT: the caller died meanwhile.
+                eprintln!("agent: NOTIF_SEND: {e}");
+            }
+        } else if rev.intersects(PollFlags::HUP | PollFlags::ERR) {
+            break;
+        }
+    }
+    Ok(Seen { state, calls })
 }
 
 fn notify_profile(sock: &Path) -> Value {
@@ -210,4 +226,37 @@ fn notify_on_write_is_refused() {
     assert!(!out.status.success());
     assert!(err.contains("write syscall"), "{err}");
     b.assert_no_leftovers();
+}
+
+#[test]
+fn notify_agent_gets_the_exec_process_too() {
+    require_root!();
+    let mut b = Bundle::new("notify-exec");
+    let sock = sock_path(&b);
+    let rx = agent_n(&sock, 2);
+    b.sh("sleep 30");
+    b.config["linux"]["seccomp"] = notify_profile(&sock);
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let out = b.reno(&["run", "-d", "--bundle", &bundle, &b.id]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = b.reno(&["exec", &b.id, "sh", "-c", "mkdir /tmp/x; echo rc=$?"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::stdout(&out).trim(), "rc=1");
+    let _ = b.reno(&["kill", &b.id, "KILL"]);
+    let mut states = Vec::new();
+    for _ in 0..2 {
+        let seen = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("agent finished")
+            .expect("agent ok");
+        states.push(seen.state);
+    }
+    let init = states.iter().find(|s| s["state"]["status"] == "creating");
+    let exec = states.iter().find(|s| s["state"]["status"] == "running");
+    let (Some(init), Some(exec)) = (init, exec) else {
+        panic!("one creating and one running state expected: {states:?}");
+    };
+    assert_eq!(exec["state"]["pid"], init["pid"], "state.pid is the init's");
+    assert_ne!(exec["pid"], init["pid"], "pid is the exec process's");
 }

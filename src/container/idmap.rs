@@ -69,6 +69,13 @@ pub fn prepare(spec: &Spec, bundle: &Path, new_userns: bool) -> Result<Vec<Optio
                 ))
             }
         };
+        if !rustix::process::geteuid().is_root() {
+            // As runc: idmapping a host filesystem needs CAP_SYS_ADMIN where it was mounted.
+            return Err(Error::invalid(
+                &field,
+                "idmapped mounts need reno to run as root (CAP_SYS_ADMIN in the initial user namespace)",
+            ));
+        }
         if maps.0.is_empty() || maps.1.is_empty() {
             return Err(Error::invalid(
                 &field,
