@@ -110,7 +110,15 @@ pub fn apply_exec_attrs(p: &Process) -> Result<()> {
         let attr_dir = proc_attr("");
         let f = apparmor_exec_path(&attr_dir);
         crate::linux::fs::write_file(&f, apparmor_exec_value(profile).as_bytes())
-            .ctx_path(&format!("apply AppArmor profile {profile:?}"), &f)?;
+            .ctx_path(&format!("apply AppArmor profile {profile:?}"), &f)
+            .map_err(|e| {
+                if e.errno == Some(rustix::io::Errno::NOENT) && f.exists() {
+                    // The file is there: ENOENT is the kernel's answer to the profile name.
+                    e.detail("the kernel has no AppArmor profile of that name (load it first)")
+                } else {
+                    e
+                }
+            })?;
     }
     if let Some(label) = nonempty(p.selinux_label()) {
         let f = proc_attr("exec");
