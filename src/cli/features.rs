@@ -43,7 +43,7 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": crate::container::lsm::apparmor_enabled()},
             "selinux": {"enabled": crate::container::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": true}},
+            "mountExtensions": {"idmap": {"enabled": crate::linux::idmap::kernel_supported()}},
         },
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "false",

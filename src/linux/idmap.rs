@@ -116,3 +116,11 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd, Errno> 
     let _ = process::wait_exit_code(pid);
     result
 }
+
+/// Whether the kernel has mount_setattr(2) (Linux ≥ 5.12), for `features`: probed with an
+/// invalid fd, which gives EBADF where the call exists.
+pub fn kernel_supported() -> bool {
+    // SAFETY: all arguments are integers or NULL; with fd -1 the kernel reads nothing.
+    let r = unsafe { syscall!(Sysno::mount_setattr, -1i32 as usize, 0, 0, 0, 0) };
+    !matches!(r, Err(e) if e.into_raw() == Errno::NOSYS.raw_os_error())
+}

@@ -2,7 +2,7 @@
 //!
 //! Everything goes through rustix where it has the call; the few it lacks (clone with
 //! namespace flags, setns by fd type, prctl for capability sets, personality, ioprio,
-//! mount_setattr, signal masks) go through `syscalls`.
+//! mount_setattr, signal masks, the seccomp notify ioctls) go through `syscalls`.
 
 pub mod bpf;
 pub mod caps;
