@@ -79,11 +79,18 @@ fn explicit_mapping_without_userns() {
     require_idmap!(&src);
     add_mount(
         &mut b,
-        json!({"source": src, "destination": "/mnt", "type": "bind", "options": ["bind"],
+        json!({"source": src, "destination": "/mnt", "type": "bind", "options": ["bind", "ro"],
                "uidMappings": maps(1000, 2000, 1), "gidMappings": maps(1000, 3000, 1)}),
     );
-    b.sh("stat -c %u:%g /mnt/f");
-    assert_eq!(b.run_ok().trim(), "2000:3000");
+    // `ro` still applies on top of the idmapping.
+    b.sh("stat -c %u:%g /mnt/f; grep ' /mnt ' /proc/self/mountinfo");
+    let out = b.run_ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"2000:3000"), "{out}");
+    // mountinfo field 6: the per-mount options, with the idmapping flag.
+    let opts = lines.get(1).and_then(|l| l.split(' ').nth(5)).unwrap_or("");
+    assert!(opts.starts_with("ro,"), "{out}");
+    assert!(opts.contains("idmapped"), "{out}");
     // The host's view is unchanged.
     let meta = std::fs::metadata(src.join("f")).expect("stat");
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 1000);
