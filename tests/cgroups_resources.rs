@@ -39,7 +39,7 @@ fn v1_host(test: &str) -> bool {
     let l = layout(&hierarchies());
     let ok = matches!(l, Some(Layout::Legacy | Layout::Hybrid));
     if !ok {
-        eprintln!("SKIP: {test}: needs cgroup v1 controllers (layout here: {l:?})");
+        skip!("{test}: needs cgroup v1 controllers (layout here: {l:?})");
     }
     ok
 }

@@ -223,11 +223,13 @@ fn v2_path_in_a_private_cgroup2_only_mount_namespace() {
     use reno::cgroups::{hierarchies, layout, Layout};
     let hs = hierarchies();
     let Some(v2) = hs.iter().find(|h| h.v2) else {
-        eprintln!("SKIP: v2_path_in_a_private_cgroup2_only_mount_namespace: no cgroup2 mount");
+        skip!("v2_path_in_a_private_cgroup2_only_mount_namespace: no cgroup2 mount");
         return;
     };
     if layout(&hs) != Some(Layout::Hybrid) || !std::path::Path::new("/usr/bin/unshare").exists() {
-        eprintln!("SKIP: v2_path_in_a_private_cgroup2_only_mount_namespace: needs a hybrid host and unshare(1)");
+        skip!(
+            "v2_path_in_a_private_cgroup2_only_mount_namespace: needs a hybrid host and unshare(1)"
+        );
         return;
     }
     let mut b = Bundle::new("v2sim");

@@ -335,7 +335,7 @@ fn exhaustion_full_state_filesystem() {
         .arg(&root)
         .status();
     if !matches!(m, Ok(s) if s.success()) {
-        eprintln!("SKIP: exhaustion_full_state_filesystem: cannot mount a tmpfs");
+        skip!("exhaustion_full_state_filesystem: cannot mount a tmpfs");
         return;
     }
     // Fill it, leaving room for less than the state files need.

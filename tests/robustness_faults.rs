@@ -252,7 +252,7 @@ fn prepare(b: &Bundle, p: Phase) {
 fn kill_reno_at_syscalls(phase: Phase) {
     require_root!();
     if let Some(why) = strace_missing() {
-        eprintln!("SKIP: {why}");
+        skip!("{why}");
         return;
     }
     let mut b = Bundle::new(&format!("fault-{phase:?}").to_lowercase());
@@ -335,7 +335,7 @@ fn kill_reno_during_delete() {
 fn kill_init_during_setup() {
     require_root!();
     if let Some(why) = strace_missing() {
-        eprintln!("SKIP: {why}");
+        skip!("{why}");
         return;
     }
     let mut b = Bundle::new("fault-init");

@@ -92,7 +92,7 @@ fn selinux_process_label() {
 fn exec_with_apparmor_or_label_on_a_host_without() {
     require_root!();
     if apparmor_on() || selinux_on() {
-        eprintln!("SKIP: {}: the host has an LSM", module_path!());
+        skip!("{}: the host has an LSM", module_path!());
         return;
     }
     let mut b = Bundle::new("lsm-exec");

@@ -167,7 +167,7 @@ fn notify_case(nnp: bool) {
 fn notify_agent_answers_mkdir() {
     require_root!();
     if std::env::consts::ARCH != "x86_64" {
-        eprintln!("SKIP: notify test checks x86_64 syscall numbers");
+        skip!("notify test checks x86_64 syscall numbers");
         return;
     }
     notify_case(false);
@@ -177,7 +177,7 @@ fn notify_agent_answers_mkdir() {
 fn notify_agent_answers_mkdir_with_no_new_privileges() {
     require_root!();
     if std::env::consts::ARCH != "x86_64" {
-        eprintln!("SKIP: notify test checks x86_64 syscall numbers");
+        skip!("notify test checks x86_64 syscall numbers");
         return;
     }
     notify_case(true);

@@ -160,7 +160,7 @@ fn exec_tty_detached_with_console_socket() {
 fn exec_tty_foreground_relay_under_script() {
     require_root!();
     if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: exec_tty_foreground_relay_under_script: script(1) missing (bsdutils)");
+        skip!("exec_tty_foreground_relay_under_script: script(1) missing (bsdutils)");
         return;
     }
     let mut b = Bundle::new("ttyrelay");
@@ -196,7 +196,7 @@ fn exec_tty_foreground_relay_under_script() {
 fn run_tty_foreground_relay_under_script() {
     require_root!();
     if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: run_tty_foreground_relay_under_script: script(1) missing (bsdutils)");
+        skip!("run_tty_foreground_relay_under_script: script(1) missing (bsdutils)");
         return;
     }
     let mut b = Bundle::new("ttyrun");

@@ -28,12 +28,28 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
+/// Say loudly that a test did not run. Written to the process's stderr directly (libtest
+/// captures `eprintln!` of passing tests), so `tests/run` sees the line and counts the test
+/// as skipped rather than passed.
+#[macro_export]
+macro_rules! skip {
+    ($($arg:tt)*) => {
+        common::report_skip(&format!($($arg)*))
+    };
+}
+
+pub fn report_skip(why: &str) {
+    use std::io::Write;
+    // A leading newline: libtest may have printed "test name ... " on the current line.
+    let _ = std::io::stderr().write_all(format!("\nSKIP: {why}\n").as_bytes());
+}
+
 /// Return early from a test, loudly, when the machine can't run it.
 #[macro_export]
 macro_rules! require_root {
     () => {
         if let Some(why) = common::skip_reason() {
-            eprintln!("SKIP: {}: {why}", module_path!());
+            skip!("{}: {why}", module_path!());
             return;
         }
     };
