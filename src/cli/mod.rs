@@ -53,12 +53,12 @@ Commands:
   shutdown  ask PID 1 to --poweroff, --reboot or --halt
 
 Global options:
-  --root DIR            state directory (default /run/reno)
+  --root DIR            state directory (default /run/reno; rootless: $XDG_RUNTIME_DIR/reno)
   --log FILE            also write log lines to FILE
   --log-format FORMAT   text or json (for --log)
   --debug               log debug messages
   --systemd-cgroup      not supported (reno manages cgroupfs directly)
-  --rootless BOOL       true, false or auto (accepted)
+  --rootless BOOL       true, false or auto (default: rootless unless run as real root)
   -v, --version         print the version
   -h, --help            this help; COMMAND --help for a command's own
 ";
@@ -112,6 +112,14 @@ pub fn unknown(t: Tok) -> Error {
     }
 }
 
+/// `/run/reno`, or for a rootless caller `$XDG_RUNTIME_DIR/reno` (runc's choice) when set.
+fn default_root(rootless: bool) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if rootless && !d.is_empty() => PathBuf::from(d).join("reno"),
+        _ => PathBuf::from("/run/reno"),
+    }
+}
+
 /// The whole CLI with explicit arguments (argv without the program name); the init mode
 /// calls this in forked children to run its containers.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
@@ -127,7 +135,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
 }
 
 fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
-    let mut root = PathBuf::from("/run/reno");
+    let mut root: Option<PathBuf> = None;
+    let mut rootless: Option<String> = None;
     let mut log_file: Option<PathBuf> = None;
     let mut json = false;
     let mut debug = false;
@@ -141,7 +150,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
             Tok::Pos(c) => break c,
         };
         match f.as_str() {
-            "--root" => root = value(p)?.into(),
+            "--root" => root = Some(value(p)?.into()),
             "--log" => log_file = Some(value(p)?.into()),
             "--log-format" => {
                 let v = value(p)?;
@@ -171,6 +180,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
                         format!("{v:?} is not true, false or auto"),
                     ));
                 }
+                rootless = Some(v);
             }
             "--criu" => {
                 value(p)?;
@@ -187,7 +197,11 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         }
     };
     crate::log::init(log_file.as_deref(), json, debug);
-    let g = Globals { root };
+    let rootless = crate::container::userns::detect(rootless.as_deref());
+    let g = Globals {
+        root: root.unwrap_or_else(|| default_root(rootless)),
+        rootless,
+    };
     let r = match command.as_str() {
         "create" => create::main(&g, p),
         "start" => start::main(&g, p),

@@ -11,6 +11,7 @@ pub mod ops;
 mod relay;
 pub mod rootfs;
 pub mod terminal;
+pub mod userns;
 
 use std::path::PathBuf;
 
@@ -18,6 +19,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct Globals {
     pub root: PathBuf,
+    /// `--rootless` resolved (`auto`: not root, or root only in a partial user namespace).
+    pub rootless: bool,
 }
 
 /// What `create` and `run` are asked to do.
