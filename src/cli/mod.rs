@@ -123,8 +123,12 @@ fn default_root(rootless: bool) -> PathBuf {
 /// The whole CLI with explicit arguments (argv without the program name); the init mode
 /// calls this in forked children to run its containers.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let mut argv = vec![std::env::args_os()
+        .next()
+        .unwrap_or_else(|| OsString::from("reno"))];
+    argv.extend(args.iter().cloned());
     let mut p = lexopt::Parser::from_args(args);
-    match run_command(&mut p) {
+    match run_command(&mut p, &argv) {
         Ok(code) => code,
         Err(e) => {
             crate::log::init(None, false, false);
@@ -134,7 +138,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
+fn run_command(p: &mut lexopt::Parser, argv: &[OsString]) -> Result<i32> {
     let mut root: Option<PathBuf> = None;
     let mut rootless: Option<String> = None;
     let mut log_file: Option<PathBuf> = None;
@@ -197,6 +201,12 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         }
     };
     crate::log::init(log_file.as_deref(), json, debug);
+    if matches!(command.as_str(), "create" | "run" | "exec") {
+        // CVE-2019-5736: start container processes only from a sealed copy of reno.
+        if let Err(e) = crate::container::sealed::reexec_sealed(argv) {
+            log::warn!("{e}: carrying on from the binary on disk, which the container may reach through /proc/self/exe");
+        }
+    }
     let rootless = crate::container::userns::detect(rootless.as_deref());
     let g = Globals {
         root: root.unwrap_or_else(|| default_root(rootless)),

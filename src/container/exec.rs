@@ -398,6 +398,16 @@ struct Child<'a> {
 
 impl Child<'_> {
     fn run(&self, mut ch: Channel) -> ! {
+        // Until execve this is reno, already visible in the container's pid namespace: keep
+        // its processes out of /proc/<pid>/exe and /proc/<pid>/mem (CVE-2019-5736).
+        if let Err(e) =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        {
+            let _ = ch.send(&Msg::Failed(
+                Error::sys("prctl(PR_SET_DUMPABLE, 0)", e).to_string(),
+            ));
+            linux::process::exit_now(1)
+        }
         let e = match self.setup_and_exec(&mut ch) {
             Ok(never) => match never {},
             Err(e) => e,

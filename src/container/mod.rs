@@ -10,6 +10,7 @@ pub mod init;
 pub mod ops;
 mod relay;
 pub mod rootfs;
+pub mod sealed;
 pub mod terminal;
 pub mod userns;
 

@@ -1,0 +1,256 @@
+//! Known container escapes, each attempted for real against reno; every one must fail.
+//! tests/ESCAPES.md lists them with the test names and what each attack got. The attack
+//! program (tests/escapes/attack.c) is built static with gcc and copied into the rootfs.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::Bundle;
+use serde_json::{json, Value};
+
+/// The attack program, built once per test run; None (SKIP printed) without gcc/static libc.
+fn attack_bin() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escapes/attack.c");
+        let out = std::env::temp_dir().join(format!("reno-attack-{}", std::process::id()));
+        match Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .output()
+        {
+            Ok(o) if o.status.success() => Some(out),
+            Ok(o) => {
+                eprintln!("SKIP: escapes: gcc -static failed: {}", common::stderr(&o));
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIP: escapes: gcc not found: {e}");
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
+macro_rules! require {
+    () => {{
+        if let Some(why) = common::skip_reason() {
+            eprintln!("SKIP: {}: {why}", module_path!());
+            return;
+        }
+        match attack_bin() {
+            Some(b) => b,
+            None => return,
+        }
+    }};
+}
+
+/// Copy the attack program into the rootfs as /attack.
+fn plant_attack(b: &Bundle, bin: &Path) {
+    let dst = b.rootfs().join("attack");
+    std::fs::copy(bin, &dst).expect("copy attack");
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// `reno` run from a given binary (a private copy an attack may target).
+fn reno_at(bin: &Path, root: &Path, args: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!(
+        "reno-esc-out-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let (o, e) = (dir.with_extension("out"), dir.with_extension("err"));
+    // A copy just written may be ETXTBSY for a moment: another test thread's fork can
+    // hold our write fd until its exec.
+    let mut tries = 0;
+    let status = loop {
+        let r = Command::new(bin)
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).expect("stdout file"))
+            .stderr(std::fs::File::create(&e).expect("stderr file"))
+            .status();
+        match r {
+            Err(err) if err.raw_os_error() == Some(26) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(err) => {
+                // The binary may be what an attack just broke: report, don't panic here.
+                use std::os::unix::process::ExitStatusExt;
+                return Output {
+                    status: std::process::ExitStatus::from_raw(127 << 8),
+                    stdout: Vec::new(),
+                    stderr: format!("spawn {}: {err}", bin.display()).into_bytes(),
+                };
+            }
+            Ok(s) => break s,
+        }
+    };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&o).unwrap_or_default(),
+        stderr: std::fs::read(&e).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(&o);
+    let _ = std::fs::remove_file(&e);
+    out
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// A private copy of reno next to the bundle: the binary the container attacks. A
+/// dynamically linked (test) build also gets its loader and libraries copied into the
+/// rootfs, so that the container can really execute it, as it could a static reno.
+fn reno_copy(b: &Bundle) -> PathBuf {
+    copy_libs(b);
+    let p = b.dir.parent().expect("base").join("reno-host-binary");
+    std::fs::copy(common::reno_bin(), &p).expect("copy reno");
+    p
+}
+
+fn copy_libs(b: &Bundle) {
+    let ldd = Command::new("ldd").arg(common::reno_bin()).output();
+    for line in ldd.iter().flat_map(|o| {
+        common::stdout(o)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    }) {
+        let lib = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from);
+        if let Some(lib) = lib {
+            let dst = b.rootfs().join(lib.strip_prefix("/").unwrap_or(&lib));
+            if let Some(parent) = dst.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::copy(&lib, &dst);
+        }
+    }
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).ok() == std::fs::read(b).ok()
+}
+
+/// Wait for the attack's report file in the rootfs.
+fn report(b: &Bundle, secs: u64) -> String {
+    let f = b.rootfs().join("tmp/report");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(&f) {
+            if s.ends_with('\n') {
+                return s.trim().to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no report from the attack in {}", f.display());
+}
+
+/// Start the CVE-2019-5736 attacker as a container's init (detached); returns its pid.
+fn start_exe_attacker(b: &mut Bundle, reno: &Path, secs: u32) -> i32 {
+    b.args(&["/attack", "exe", &secs.to_string(), "/tmp/report"]);
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let out = reno_at(reno, &b.root, &["create", "--bundle", &bundle, &b.id]);
+    assert!(out.status.success(), "create: {}", common::stderr(&out));
+    let out = reno_at(reno, &b.root, &["start", &b.id]);
+    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    let st = reno_at(reno, &b.root, &["state", &b.id]);
+    let v: Value = serde_json::from_slice(&st.stdout).unwrap_or(Value::Null);
+    v["pid"].as_i64().unwrap_or(0) as i32
+}
+
+/// CVE-2019-5736 through `reno exec`: the image's program is `#!/proc/self/exe`, so the
+/// exec'd process runs the runtime's own binary inside the container; the attacker in the
+/// container freezes every new process, grabs /proc/PID/exe and waits for the runtime to
+/// exit to write into it.
+#[test]
+fn cve_2019_5736_exec_cannot_overwrite_runtime() {
+    let attack = require!();
+    let mut b = Bundle::new("5736-exec");
+    plant_attack(&b, attack);
+    let reno = reno_copy(&b);
+    std::fs::write(b.rootfs().join("bin/evil"), "#!/proc/self/exe\n").expect("evil");
+    std::fs::set_permissions(
+        b.rootfs().join("bin/evil"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    start_exe_attacker(&mut b, &reno, 4);
+    std::thread::sleep(Duration::from_millis(200));
+    for argv in [
+        &["/proc/self/exe", "--log", "/tmp/hold", "list"][..],
+        &["/bin/evil"][..],
+        &["/proc/self/exe", "--version"][..],
+    ] {
+        let mut args = vec!["exec", b.id.as_str()];
+        args.extend_from_slice(argv);
+        let out = reno_at(&reno, &b.root, &args);
+        eprintln!(
+            "exec {argv:?}: {}{}",
+            common::stdout(&out),
+            common::stderr(&out)
+        );
+    }
+    let r = report(&b, 15);
+    eprintln!("cve_2019_5736_exec: {r}");
+    assert!(!r.contains("ESCAPED"), "{r}");
+    assert!(
+        same_bytes(&reno, &common::reno_bin()),
+        "the host's reno binary changed: {r}"
+    );
+}
+
+/// CVE-2019-5736 during `create`: a second container joins the attacker's pid namespace and
+/// its program is /proc/self/exe (the runtime's init would run itself); the attacker sees
+/// the new init from the start of its life.
+#[test]
+fn cve_2019_5736_create_cannot_overwrite_runtime() {
+    let attack = require!();
+    let mut a = Bundle::new("5736-create-a");
+    plant_attack(&a, attack);
+    let reno = reno_copy(&a);
+    let pid = start_exe_attacker(&mut a, &reno, 4);
+    std::thread::sleep(Duration::from_millis(200));
+    for n in 0..3 {
+        let mut v = Bundle::new(&format!("5736-create-v{n}"));
+        copy_libs(&v);
+        v.args(&["/proc/self/exe", "--log", "/tmp/hold", "list"]);
+        let ns = v.config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces");
+        for entry in ns.iter_mut() {
+            if entry["type"] == "pid" {
+                *entry = json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")});
+            }
+        }
+        v.write_config();
+        let bundle = v.dir.to_string_lossy().into_owned();
+        let out = reno_at(&reno, &v.root, &["run", "--bundle", &bundle, &v.id]);
+        eprintln!("run: {}{}", common::stdout(&out), common::stderr(&out));
+    }
+    let r = report(&a, 15);
+    eprintln!("cve_2019_5736_create: {r}");
+    assert!(!r.contains("ESCAPED"), "{r}");
+    assert!(
+        same_bytes(&reno, &common::reno_bin()),
+        "the host's reno binary changed: {r}"
+    );
+}
