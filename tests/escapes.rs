@@ -254,3 +254,71 @@ fn cve_2019_5736_create_cannot_overwrite_runtime() {
         "the host's reno binary changed: {r}"
     );
 }
+
+const MARKER: &str = "HOST-MARKER-21626";
+
+/// Plant a marker in the host directories around the bundle and the state root: a
+/// container whose cwd leaked to the host would find it with relative paths.
+fn plant_host_markers(b: &Bundle) {
+    let base = b.dir.parent().expect("base");
+    std::fs::create_dir_all(&b.root).expect("state root");
+    for d in [base, b.root.as_path(), b.dir.as_path()] {
+        std::fs::write(d.join("MARKER"), MARKER).expect("marker");
+    }
+}
+
+const LOOK_AROUND: &str = "pwd; for p in MARKER ../MARKER ../../MARKER ../../../MARKER; do \
+                           cat $p 2>/dev/null && echo; done; echo done";
+
+/// CVE-2024-21626: process.cwd is /proc/self/fd/N, hoping N is one of the runtime's own
+/// fds on a host directory at the time of the chdir. Either the container is refused or its
+/// cwd is inside its root; never a host directory.
+#[test]
+fn cve_2024_21626_leaked_fd_as_cwd_in_create() {
+    let _attack = require!();
+    let mut results = Vec::new();
+    for n in 3..=12 {
+        let mut b = Bundle::new(&format!("21626-create-{n}"));
+        plant_host_markers(&b);
+        b.sh(LOOK_AROUND);
+        b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
+        let (code, out, err) = b.run();
+        assert!(
+            !out.contains(MARKER),
+            "fd {n}: the container reached the host: {out}"
+        );
+        results.push(format!("fd {n}: exit {code} {}", err.trim()));
+        b.assert_no_leftovers();
+    }
+    eprintln!("cve_2024_21626_create:\n{}", results.join("\n"));
+}
+
+/// The same through `reno exec --cwd /proc/self/fd/N` (runc's exec was the worse case: its
+/// fds on the host's cgroup and state directories were open at the chdir).
+#[test]
+fn cve_2024_21626_leaked_fd_as_cwd_in_exec() {
+    let _attack = require!();
+    let mut b = Bundle::new("21626-exec");
+    plant_host_markers(&b);
+    b.args(&["sleep", "60"]);
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let out = b.reno(&["run", "-d", "--bundle", &bundle, &b.id]);
+    assert!(out.status.success(), "run -d: {}", common::stderr(&out));
+    let mut results = Vec::new();
+    for n in 3..=12 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let out = b.reno(&["exec", "--cwd", &cwd, &b.id, "sh", "-c", LOOK_AROUND]);
+        let text = common::stdout(&out);
+        assert!(
+            !text.contains(MARKER),
+            "fd {n}: exec reached the host: {text}"
+        );
+        results.push(format!(
+            "fd {n}: exit {:?} {}",
+            out.status.code(),
+            common::stderr(&out).trim()
+        ));
+    }
+    eprintln!("cve_2024_21626_exec:\n{}", results.join("\n"));
+}

@@ -444,8 +444,7 @@ impl Child<'_> {
             }
         }
         init::switch_user(self.process, in_userns)?;
-        let cwd = self.process.cwd();
-        rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+        init::enter_cwd(self.process.cwd())?;
         if self.process.no_new_privileges().unwrap_or(false) {
             rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
         }

@@ -252,8 +252,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         }
     }
     switch_user(process, ctx.new_userns)?;
-    let cwd = process.cwd();
-    rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+    enter_cwd(process.cwd())?;
     if process.no_new_privileges().unwrap_or(false) {
         rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
     }
@@ -262,6 +261,22 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         exec: Some((exe, argv, envp)),
         state_json,
     })
+}
+
+/// chdir to process.cwd, which must then be inside the container's root. A cwd such as
+/// /proc/self/fd/N can name one of reno's own fds on a host directory (the state dir here,
+/// the state lock in `exec`): the process would start with a host directory as its cwd
+/// (CVE-2024-21626). getcwd(2) says "(unreachable)" for a cwd outside our root.
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<()> {
+    rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+    match rustix::process::getcwd(Vec::new()) {
+        Ok(p) if p.as_bytes().starts_with(b"/") => Ok(()),
+        Ok(_) | Err(rustix::io::Errno::NOENT) => Err(Error::invalid(
+            "process.cwd",
+            format!("{}: outside the container's root", cwd.display()),
+        )),
+        Err(e) => Err(Error::sys("getcwd", e).path(cwd)),
+    }
 }
 
 /// pivot_root, or where that can't work (initramfs root, `--no-pivot`) move + chroot.
