@@ -322,3 +322,142 @@ fn cve_2024_21626_leaked_fd_as_cwd_in_exec() {
     }
     eprintln!("cve_2024_21626_exec:\n{}", results.join("\n"));
 }
+
+/// Unmounts a test mount (lazily) when dropped.
+struct MountGuard(PathBuf);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Mount lines of the host (this test's mount namespace) that mention `needle`.
+fn host_mounts_with(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// CVE-2021-30465 class: while reno creates containers with a bind mount on /data, a host
+/// process swaps (renameat2 RENAME_EXCHANGE) rootfs/data with a symlink pointing out of the
+/// rootfs. The target is resolved with RESOLVE_IN_ROOT and mounted by fd, so the mount
+/// never lands outside. Made observable: the symlink points at a directory on a *shared*
+/// tmpfs and the container asks for rshared propagation, so a mount that escaped would
+/// propagate back to the host (a symlink to the host's / itself is tried too; / is private
+/// on most hosts, the test then checks that nothing of the mount shows outside).
+#[test]
+fn symlink_exchange_race_on_mount_destination() {
+    let _attack = require!();
+    let mut b = Bundle::new("race");
+    let base = b.dir.parent().expect("base").to_path_buf();
+    let shared = base.join("shared");
+    let src = base.join("src");
+    std::fs::create_dir_all(shared.join("victim")).expect("victim");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::write(src.join("SRC-MARKER"), "x").expect("marker");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "reno-race", "--make-shared"])
+        .arg(&shared)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mount the shared tmpfs");
+    let _guard = MountGuard(shared.clone());
+    let _ = Command::new("mount")
+        .args(["--make-shared"])
+        .arg(&shared)
+        .status();
+    std::fs::create_dir_all(shared.join("victim")).expect("victim");
+
+    let rootfs = b.rootfs();
+    std::fs::create_dir_all(rootfs.join("data")).expect("data");
+    b.config["mounts"]
+        .as_array_mut()
+        .expect("mounts")
+        .push(json!({"destination": "/data", "type": "bind",
+                     "source": src.to_string_lossy(), "options": ["bind"]}));
+    b.config["linux"]["rootfsPropagation"] = json!("rshared");
+    b.sh("ls /data");
+    let src_s = src.to_string_lossy().into_owned();
+    let before = host_mounts_with(&src_s);
+    assert!(before.is_empty());
+
+    let (mut ok, mut failed) = (0, 0);
+    let mut failures: Vec<String> = Vec::new();
+    for target in [shared.join("victim"), PathBuf::from("/")] {
+        let link = rootfs.join("evil");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let racer = {
+            let stop = stop.clone();
+            let (a, l) = (rootfs.join("data"), link.clone());
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        &a,
+                        rustix::fs::CWD,
+                        &l,
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    )
+                    .is_ok()
+                    {
+                        swaps += 1;
+                    }
+                }
+                swaps
+            })
+        };
+        for n in 0..25 {
+            b.id = format!("race-{}-{n}-{}", std::process::id(), ok + failed);
+            let (code, _out, err) = b.run();
+            if code == 0 {
+                ok += 1;
+            } else {
+                failed += 1;
+                // What the losing side of the race looked like (first one of each kind).
+                let why = err.split(": ").skip(2).collect::<Vec<_>>().join(": ");
+                if !failures.contains(&why) {
+                    failures.push(why);
+                }
+            }
+            let leaked = host_mounts_with(&src_s);
+            assert!(
+                leaked.is_empty(),
+                "the bind mount reached the host: {leaked:?}"
+            );
+            assert!(
+                !shared.join("victim/SRC-MARKER").exists(),
+                "the bind mount landed on the host's victim directory"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let swaps = racer.join().unwrap_or(0);
+        eprintln!(
+            "symlink_exchange_race: target {}: {swaps} swaps, containers ok {ok} failed {failed}",
+            target.display()
+        );
+        // Put data back as the directory.
+        if std::fs::symlink_metadata(rootfs.join("data"))
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false)
+        {
+            let _ = rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &rootfs.join("data"),
+                rustix::fs::CWD,
+                &link,
+                rustix::fs::RenameFlags::EXCHANGE,
+            );
+        }
+    }
+    eprintln!("symlink_exchange_race: failures: {failures:?}");
+    assert!(ok > 0, "no container started at all during the race");
+    assert!(host_mounts_with(&src_s).is_empty());
+    b.assert_no_leftovers();
+}
