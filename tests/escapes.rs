@@ -461,3 +461,212 @@ fn symlink_exchange_race_on_mount_destination() {
     assert!(host_mounts_with(&src_s).is_empty());
     b.assert_no_leftovers();
 }
+
+/// Run a shell script in a default-config container (`reno spec`'s masks, read-only paths
+/// and capabilities), return its stdout.
+fn run_sh(name: &str, script: &str) -> String {
+    let mut b = Bundle::new(name);
+    b.sh(script);
+    let out = b.run_ok();
+    b.assert_no_leftovers();
+    out
+}
+
+/// `reno spec`'s default maskedPaths and readonlyPaths hold against a root process with
+/// the default capabilities: nothing readable, nothing writable, no remount or unmount.
+/// (Writes are attempted as `true > FILE`, an open for writing that writes nothing, so a
+/// failure of the test can't trigger sysrq or change a sysctl.)
+#[test]
+fn proc_and_sys_masked_and_read_only() {
+    let _attack = require!();
+    let out = run_sh(
+        "procmask",
+        r#"
+        for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/latency_stats; do
+            [ -e $f ] || { echo "$f absent"; continue; }
+            echo "$f bytes=$(head -c 64 $f 2>/dev/null | wc -c)"
+        done
+        for d in /proc/acpi /proc/scsi /sys/firmware /sys/devices/virtual/powercap; do
+            [ -e $d ] || { echo "$d absent"; continue; }
+            echo "$d entries=$(ls -A $d | wc -l)"
+            (true > $d/x) 2>/dev/null && echo "$d WRITABLE"
+        done
+        for f in /proc/sysrq-trigger /proc/sys/kernel/core_pattern /proc/sys/vm/drop_caches \
+                 /proc/irq/default_smp_affinity /sys/kernel/uevent_helper; do
+            [ -e $f ] || { echo "$f absent"; continue; }
+            if (true > $f) 2>/dev/null; then echo "$f WRITABLE"; else echo "$f denied"; fi
+        done
+        mount -o remount,rw /proc/sys 2>/dev/null && echo "REMOUNTED /proc/sys"
+        mount -o remount,rw /sys 2>/dev/null && echo "REMOUNTED /sys"
+        umount /proc/kcore 2>/dev/null && echo "UNMASKED /proc/kcore"
+        umount /sys/firmware 2>/dev/null && echo "UNMASKED /sys/firmware"
+        mkdir -p /tmp/p && mount -t proc proc /tmp/p 2>/dev/null && echo "NEW PROC"
+        mount --bind /proc/sys /tmp/p 2>/dev/null && echo "REBOUND"
+        echo end
+        "#,
+    );
+    eprintln!("proc_and_sys_masked_and_read_only:\n{out}");
+    for bad in ["WRITABLE", "REMOUNTED", "UNMASKED", "NEW PROC", "REBOUND"] {
+        assert!(!out.contains(bad), "{bad}:\n{out}");
+    }
+    for line in out.lines() {
+        if let Some(n) = line.split("bytes=").nth(1) {
+            assert_eq!(n, "0", "{line}");
+        }
+        if let Some(n) = line.split("entries=").nth(1) {
+            assert_eq!(n, "0", "{line}");
+        }
+    }
+    assert!(
+        out.contains("/proc/kcore bytes=0") || out.contains("/proc/kcore absent"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/proc/sysrq-trigger denied") || out.contains("/proc/sysrq-trigger absent"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/proc/sys/kernel/core_pattern denied"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("end"));
+}
+
+/// An image whose /proc (or /sys) is a symlink, to its own root or to a decoy tree: runc
+/// refuses to mount procfs/sysfs through it, and so does reno (before, proc landed over the
+/// container's root or on the decoy, the masks following the links).
+#[test]
+fn proc_and_sys_mount_over_symlink_refused() {
+    let _attack = require!();
+    for (dir, target) in [("proc", "/"), ("proc", "/tmp/fake"), ("sys", "../../..")] {
+        let mut b = Bundle::new(&format!("procsym-{dir}"));
+        let p = b.rootfs().join(dir);
+        std::fs::remove_dir(&p).expect("rmdir");
+        std::fs::create_dir_all(b.rootfs().join("tmp/fake")).expect("fake");
+        std::os::unix::fs::symlink(target, &p).expect("symlink");
+        b.sh("ls /tmp/fake; echo started");
+        let (code, out, err) = b.run();
+        eprintln!(
+            "proc_over_symlink /{dir} -> {target}: exit {code}: {}",
+            err.trim()
+        );
+        assert_ne!(code, 0, "/{dir} -> {target}: started anyway: {out}");
+        assert!(err.contains("ordinary directory"), "{err}");
+        b.assert_no_leftovers();
+    }
+}
+
+/// The device cgroup: with CAP_MKNOD a container can make any node (runc's default allows
+/// mknod), but not open one the config doesn't allow: the host's disk, /dev/mem, /dev/kmsg.
+/// Only the default devices exist in /dev. (tests/cgroups_resources.rs checks the rule
+/// files; this is the attack.)
+#[test]
+fn device_cgroup_denies_unlisted_devices() {
+    let _attack = require!();
+    let mut b = Bundle::new("devices");
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] =
+            json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_SYS_RAWIO"]);
+    }
+    b.sh(
+        "cd /tmp; mknod sda b 8 0 && mknod mem c 1 1 && mknod kmsg c 1 11 && mknod port c 1 4 \
+         && echo made; for d in sda mem kmsg port; do \
+         head -c 1 $d >/dev/null 2>&1 && echo \"$d OPENED\" || echo \"$d denied\"; done; \
+         : > /dev/null && echo null-ok; ls /dev | tr '\\n' ' '",
+    );
+    let out = b.run_ok();
+    eprintln!("device_cgroup: {out}");
+    assert!(out.contains("made"), "{out}");
+    assert!(!out.contains("OPENED"), "{out}");
+    assert!(out.contains("null-ok"), "{out}");
+    let listed: std::collections::BTreeSet<&str> = out
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let allowed = [
+        "console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm",
+        "stderr", "stdin", "stdout", "tty", "urandom", "zero",
+    ];
+    for d in &listed {
+        assert!(allowed.contains(d), "unexpected /dev/{d}: {out}");
+    }
+}
+
+/// Capabilities exactly as configured (all five sets, for root and for a user with
+/// ambient caps), and no_new_privs: a setuid-root binary in the image gains nothing with
+/// noNewPrivileges, while without it (the control) it does become root.
+#[test]
+fn capabilities_exact_and_no_new_privs_blocks_setuid() {
+    let attack = require!();
+    let caps_of = |out: &str| -> Vec<String> {
+        [
+            "CapInh",
+            "CapPrm",
+            "CapEff",
+            "CapBnd",
+            "CapAmb",
+            "NoNewPrivs",
+        ]
+        .iter()
+        .map(|k| format!("{k}={}", common::status_field(out, k).unwrap_or("?")))
+        .collect()
+    };
+    // The default: root with AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10), nnp.
+    let out = run_sh("caps-default", "cat /proc/self/status");
+    assert_eq!(
+        caps_of(&out),
+        [
+            "CapInh=0000000000000000",
+            "CapPrm=0000000020000420",
+            "CapEff=0000000020000420",
+            "CapBnd=0000000020000420",
+            "CapAmb=0000000000000000",
+            "NoNewPrivs=1"
+        ]
+    );
+    // A user with CHOWN(0) effective only and NET_RAW(13) inheritable + ambient.
+    let mut b = Bundle::new("caps-ambient");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_CHOWN", "CAP_NET_RAW"], "permitted": ["CAP_CHOWN", "CAP_NET_RAW"],
+        "effective": ["CAP_CHOWN"], "inheritable": ["CAP_NET_RAW"], "ambient": ["CAP_NET_RAW"]
+    });
+    b.sh("cat /proc/self/status");
+    let out = b.run_ok();
+    assert_eq!(
+        caps_of(&out),
+        [
+            "CapInh=0000000000002000",
+            "CapPrm=0000000000002000",
+            "CapEff=0000000000002000",
+            "CapBnd=0000000000002001",
+            "CapAmb=0000000000002000",
+            "NoNewPrivs=1"
+        ]
+    );
+    // setuid root binary, run by uid 1000: with and without no_new_privs.
+    let mut results = Vec::new();
+    for nnp in [true, false] {
+        let mut b = Bundle::new(&format!("nnp-{nnp}"));
+        let suid = b.rootfs().join("suid");
+        std::fs::copy(attack, &suid).expect("copy");
+        std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+        b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.args(&["/suid", "ids"]);
+        let out = b.run_ok();
+        results.push(format!("noNewPrivileges={nnp}: {}", out.trim()));
+        if nnp {
+            assert_eq!(
+                out.trim(),
+                "ruid=1000 euid=1000 nnp=1 capeff=0000000000000000"
+            );
+        } else {
+            // The control: setuid works here, bounded by the bounding set.
+            assert_eq!(out.trim(), "ruid=1000 euid=0 nnp=0 capeff=0000000020000420");
+        }
+    }
+    eprintln!("no_new_privs: {}", results.join("; "));
+}
