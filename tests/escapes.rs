@@ -449,7 +449,7 @@ fn symlink_exchange_race_on_mount_destination() {
         {
             let _ = rustix::fs::renameat_with(
                 rustix::fs::CWD,
-                &rootfs.join("data"),
+                rootfs.join("data"),
                 rustix::fs::CWD,
                 &link,
                 rustix::fs::RenameFlags::EXCHANGE,
