@@ -40,6 +40,15 @@ pub fn is_sealed() -> bool {
 /// one. Returns only if that is impossible (the error says why).
 pub fn reexec_sealed(argv: &[OsString]) -> Result<()> {
     if is_sealed() {
+        // execve named us after the fd ("4"): take argv[0]'s name back for ps and comm.
+        let name = argv
+            .first()
+            .and_then(|a| std::path::Path::new(a).file_name())
+            .map(|n| n.as_bytes().iter().copied().take(15).collect::<Vec<u8>>())
+            .and_then(|n| CString::new(n).ok());
+        if let Some(name) = name {
+            let _ = rustix::thread::set_name(&name);
+        }
         return Ok(());
     }
     let exe = std::fs::File::open("/proc/self/exe").ctx_path("open", "/proc/self/exe")?;
