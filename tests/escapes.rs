@@ -213,6 +213,10 @@ fn cve_2019_5736_exec_cannot_overwrite_runtime() {
     eprintln!("cve_2019_5736_exec: {r}");
     assert!(!r.contains("ESCAPED"), "{r}");
     assert!(
+        r.starts_with("handle-but-no-write"),
+        "the attack got no handle: {r}"
+    );
+    assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
     );
@@ -232,6 +236,15 @@ fn cve_2019_5736_create_cannot_overwrite_runtime() {
     for n in 0..3 {
         let mut v = Bundle::new(&format!("5736-create-v{n}"));
         copy_libs(&v);
+        // A volume shared with the attacker: its /tmp, where the FIFO that holds the
+        // re-executed runtime is.
+        v.config["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(json!({
+                "destination": "/tmp", "type": "bind",
+                "source": a.rootfs().join("tmp").to_string_lossy(), "options": ["rbind"]
+            }));
         v.args(&["/proc/self/exe", "--log", "/tmp/hold", "list"]);
         let ns = v.config["linux"]["namespaces"]
             .as_array_mut()
@@ -249,6 +262,10 @@ fn cve_2019_5736_create_cannot_overwrite_runtime() {
     let r = report(&a, 15);
     eprintln!("cve_2019_5736_create: {r}");
     assert!(!r.contains("ESCAPED"), "{r}");
+    assert!(
+        r.starts_with("handle-but-no-write"),
+        "the attack got no handle: {r}"
+    );
     assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
@@ -669,4 +686,57 @@ fn capabilities_exact_and_no_new_privs_blocks_setuid() {
         }
     }
     eprintln!("no_new_privs: {}", results.join("; "));
+}
+
+/// The same CVE-2019-5736 attack when reno runs from a read-only mount (an embedded
+/// device's read-only root): reno skips the memfd copy there, and the write is EROFS.
+#[test]
+fn cve_2019_5736_exec_runtime_on_read_only_mount() {
+    let attack = require!();
+    let mut b = Bundle::new("5736-ro");
+    plant_attack(&b, attack);
+    let reno = reno_copy(&b);
+    let ro = b.dir.parent().expect("base").join("ro-bin");
+    std::fs::create_dir_all(&ro).expect("ro dir");
+    let st = Command::new("mount")
+        .arg("--bind")
+        .arg(reno.parent().expect("dir"))
+        .arg(&ro)
+        .status()
+        .expect("mount");
+    assert!(st.success());
+    let _guard = MountGuard(ro.clone());
+    let st = Command::new("mount")
+        .args(["-o", "remount,bind,ro"])
+        .arg(&ro)
+        .status()
+        .expect("remount");
+    assert!(st.success());
+    let ro_reno = ro.join("reno-host-binary");
+    start_exe_attacker(&mut b, &ro_reno, 4);
+    std::thread::sleep(Duration::from_millis(200));
+    let out = reno_at(
+        &ro_reno,
+        &b.root,
+        &[
+            "exec",
+            &b.id,
+            "/proc/self/exe",
+            "--log",
+            "/tmp/hold",
+            "list",
+        ],
+    );
+    eprintln!("exec: {}{}", common::stdout(&out), common::stderr(&out));
+    let r = report(&b, 15);
+    eprintln!("cve_2019_5736_read_only: {r}");
+    assert!(!r.contains("ESCAPED"), "{r}");
+    assert!(
+        r.contains("EROFS"),
+        "the attack never got as far as a write: {r}"
+    );
+    assert!(
+        same_bytes(&reno, &common::reno_bin()),
+        "the host's reno binary changed: {r}"
+    );
 }

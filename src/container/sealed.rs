@@ -8,7 +8,8 @@
 //! don't help there (execve makes the new program dumpable again). So, as runc does, the
 //! commands that start container processes first re-execute reno from a sealed memfd copy
 //! of itself: /proc/self/exe is then that copy, which can be executed but never written
-//! (F_SEAL_WRITE), and the host file is out of reach.
+//! (F_SEAL_WRITE), and the host file is out of reach. A binary on a read-only mount needs
+//! none of this (writes through any handle fail with EROFS).
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -52,6 +53,13 @@ pub fn reexec_sealed(argv: &[OsString]) -> Result<()> {
         return Ok(());
     }
     let exe = std::fs::File::open("/proc/self/exe").ctx_path("open", "/proc/self/exe")?;
+    // On a read-only mount (a device's squashfs or read-only root) a handle on the binary
+    // can't be written through: no copy needed.
+    if rustix::fs::fstatvfs(&exe)
+        .is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+    {
+        return Ok(());
+    }
     let memfd = rustix::fs::memfd_create(
         "reno",
         MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING | MemfdFlags::EXEC,
