@@ -358,7 +358,7 @@ fn rootless_limits_without_a_cgroup_fail_cleanly() {
 }
 
 #[test]
-fn rootless_lifecycle_create_kill_delete() {
+fn rootless_lifecycle_create_exec_kill_delete() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(u) = user() else { return };
     let mut rb = RootlessBundle::new(&u, "rl-life");
@@ -372,10 +372,19 @@ fn rootless_lifecycle_create_kill_delete() {
     let out = rb.reno_as(&u, &["state", &id]);
     let st: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(st["status"], "running", "{}", common::stderr(&out));
-    // `reno exec` as the user: not yet (the pid namespace must be joined from inside the
-    // user namespace, runc's double fork); it fails cleanly, the container keeps running.
-    let out = rb.reno_as(&u, &["exec", &id, "true"]);
+    // `reno exec` as the user: joins the user namespace first, then the pid namespace
+    // (the double fork), and sees the container's processes.
+    let out = rb.reno_as(&u, &["exec", &id, "sh", "-c", "id -u; cat /proc/1/cmdline"]);
+    assert!(out.status.success(), "exec: {}", common::stderr(&out));
+    assert_eq!(common::stdout(&out), "0\nsleep\u{0}60\u{0}");
+    // uid 1000 is not mapped by `spec --rootless` (only 0 is): a clear error.
+    let out = rb.reno_as(&u, &["exec", "--user", "1000:1000", &id, "id"]);
     assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("setresgid 1000"),
+        "{}",
+        common::stderr(&out)
+    );
     // No cgroup, so nothing to freeze: a clear error, not the root cgroup frozen.
     let out = rb.reno_as(&u, &["pause", &id]);
     assert!(!out.status.success());
