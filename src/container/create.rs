@@ -98,6 +98,7 @@ pub fn create_container(
             "process.terminal is true: a --console-socket is required (or set terminal to false)",
         ));
     }
+    super::userns::validate_maps(&spec)?;
     let rootfs_raw = spec::rootfs(&spec, &bundle)?;
     let rootfs = std::fs::canonicalize(&rootfs_raw).ctx_path("open rootfs", &rootfs_raw)?;
     let linux_cfg = spec.linux().as_ref();

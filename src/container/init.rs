@@ -50,6 +50,19 @@ pub struct InitCtx<'a> {
 
 /// Never returns: execs the container's program or exits.
 pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
+    // Root parent: be non-dumpable from the start (the parent's /proc/<pid> writes work
+    // as root anyway); a container sharing our pid namespace sees us from the clone on.
+    // An unprivileged parent needs us dumpable until it has written the id maps (below).
+    if rustix::process::geteuid().is_root() {
+        if let Err(e) =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        {
+            let _ = ch.send(&Msg::Failed(
+                Error::sys("prctl(PR_SET_DUMPABLE, 0)", e).to_string(),
+            ));
+            linux::process::exit_now(1);
+        }
+    }
     // A parent killed mid-create must not leave us waiting on a pipe forever: EOF on the
     // channel ends us (recv returns None); SIGPIPE on write is ignored via the error path.
     let ready = match setup(&ctx, &mut ch) {

@@ -52,6 +52,51 @@ pub fn write_id_maps(pid: i32, spec: &Spec, rootless: bool) -> Result<()> {
     write_map(&proc, "gid_map", "newgidmap", pid, &gids)
 }
 
+/// Refuse id maps the kernel would reject, before anything is created: empty ranges, ranges
+/// past 2^32, overlaps on either side, more lines than the kernel takes (340).
+pub fn validate_maps(spec: &Spec) -> Result<()> {
+    let l = spec.linux().as_ref();
+    for (field, maps) in [
+        (
+            "linux.uidMappings",
+            l.and_then(|l| l.uid_mappings().as_ref()),
+        ),
+        (
+            "linux.gidMappings",
+            l.and_then(|l| l.gid_mappings().as_ref()),
+        ),
+    ] {
+        let r = ranges(maps);
+        if r.len() > 340 {
+            return Err(Error::invalid(field, "more than 340 ranges"));
+        }
+        for (i, [c, h, n]) in r.iter().enumerate() {
+            if *n == 0 {
+                return Err(Error::invalid(field, format!("range {i}: size 0")));
+            }
+            if u64::from(*c) + u64::from(*n) > 1 << 32 || u64::from(*h) + u64::from(*n) > 1 << 32 {
+                return Err(Error::invalid(
+                    field,
+                    format!("range {i}: {c}/{h} + {n} goes past 2^32"),
+                ));
+            }
+            for (j, [c2, h2, n2]) in r.iter().enumerate().skip(i + 1) {
+                let overlap = |a: u32, b: u32| {
+                    u64::from(a) < u64::from(b) + u64::from(*n2)
+                        && u64::from(b) < u64::from(a) + u64::from(*n)
+                };
+                if overlap(*c, *c2) || overlap(*h, *h2) {
+                    return Err(Error::invalid(
+                        field,
+                        format!("ranges {i} and {j} overlap ({c} {h} {n} / {c2} {h2} {n2})"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn ranges(maps: Option<&Vec<spec::LinuxIdMapping>>) -> Vec<[u32; 3]> {
     maps.into_iter()
         .flatten()
@@ -162,6 +207,38 @@ mod tests {
 
     fn linux(resources: serde_json::Value) -> oci_spec::runtime::Linux {
         serde_json::from_value(serde_json::json!({ "resources": resources })).unwrap()
+    }
+
+    fn maps(uids: serde_json::Value) -> Spec {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "linux": {"uidMappings": uids, "namespaces": [{"type": "user"}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn id_maps_validated() {
+        let ok = serde_json::json!([
+            {"containerID": 0, "hostID": 1000, "size": 1},
+            {"containerID": 1, "hostID": 100000, "size": 65536}
+        ]);
+        assert!(validate_maps(&maps(ok)).is_ok());
+        for bad in [
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 0}]),
+            serde_json::json!([{"containerID": 0, "hostID": 4294967295u32, "size": 2}]),
+            serde_json::json!([
+                {"containerID": 0, "hostID": 1000, "size": 10},
+                {"containerID": 5, "hostID": 100000, "size": 10}
+            ]),
+            serde_json::json!([
+                {"containerID": 0, "hostID": 1000, "size": 10},
+                {"containerID": 10, "hostID": 1009, "size": 10}
+            ]),
+        ] {
+            let e = validate_maps(&maps(bad.clone())).expect_err(&bad.to_string());
+            assert_eq!(e.step, "linux.uidMappings", "{e}");
+        }
     }
 
     #[test]
