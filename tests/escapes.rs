@@ -740,3 +740,40 @@ fn cve_2019_5736_exec_runtime_on_read_only_mount() {
         "the host's reno binary changed: {r}"
     );
 }
+
+/// The other half of CVE-2024-21626: no fd of reno's (state dir, lock, pipes, namespace
+/// files) reaches the container's process, in `run` or in `exec`: only stdio (and what ls
+/// itself opens to list the directory).
+#[test]
+fn cve_2024_21626_no_runtime_fds_inside() {
+    let _attack = require!();
+    // fd 3 is the directory ls is reading.
+    let script = "for f in /proc/self/fd/*; do echo \"${f##*/} $(readlink $f)\"; done";
+    let mut b = Bundle::new("fds");
+    b.sh(script);
+    let out = b.run_ok();
+    let check = |what: &str, out: &str| {
+        for line in out.lines() {
+            let fd: u32 = line
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(99);
+            assert!(
+                fd <= 3,
+                "{what}: fd leaked into the container: {line}\n{out}"
+            );
+        }
+    };
+    check("run", &out);
+    b.args(&["sleep", "60"]);
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    b.id = format!("{}-exec", b.id);
+    let out = b.reno(&["run", "-d", "--bundle", &bundle, &b.id]);
+    assert!(out.status.success(), "run -d: {}", common::stderr(&out));
+    let out = b.reno(&["exec", &b.id, "sh", "-c", script]);
+    assert!(out.status.success(), "exec: {}", common::stderr(&out));
+    check("exec", &common::stdout(&out));
+    eprintln!("cve_2024_21626_fds: exec sees\n{}", common::stdout(&out));
+}
