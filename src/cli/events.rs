@@ -44,7 +44,7 @@ fn events(g: &Globals, id: &str, once: bool, interval: Duration) -> Result<()> {
         }
         (saved, dir)
     };
-    let cg = Cgroup::open(&saved.cgroup);
+    let cg = crate::container::ops::cgroup_of(&saved)?;
     let stats = |cg: &Cgroup| json!({"type": "stats", "id": id, "data": cg.stats()});
     if once {
         outln!("{}", stats(&cg));

@@ -53,12 +53,12 @@ Commands:
   shutdown  ask PID 1 to --poweroff, --reboot or --halt
 
 Global options:
-  --root DIR            state directory (default /run/reno)
+  --root DIR            state directory (default /run/reno; rootless: $XDG_RUNTIME_DIR/reno)
   --log FILE            also write log lines to FILE
   --log-format FORMAT   text or json (for --log)
   --debug               log debug messages
   --systemd-cgroup      not supported (reno manages cgroupfs directly)
-  --rootless BOOL       true, false or auto (accepted)
+  --rootless BOOL       true, false or auto (default: rootless unless run as real root)
   -v, --version         print the version
   -h, --help            this help; COMMAND --help for a command's own
 ";
@@ -112,11 +112,23 @@ pub fn unknown(t: Tok) -> Error {
     }
 }
 
+/// `/run/reno`, or for a rootless caller `$XDG_RUNTIME_DIR/reno` (runc's choice) when set.
+fn default_root(rootless: bool) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if rootless && !d.is_empty() => PathBuf::from(d).join("reno"),
+        _ => PathBuf::from("/run/reno"),
+    }
+}
+
 /// The whole CLI with explicit arguments (argv without the program name); the init mode
 /// calls this in forked children to run its containers.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let mut argv = vec![std::env::args_os()
+        .next()
+        .unwrap_or_else(|| OsString::from("reno"))];
+    argv.extend(args.iter().cloned());
     let mut p = lexopt::Parser::from_args(args);
-    match run_command(&mut p) {
+    match run_command(&mut p, &argv) {
         Ok(code) => code,
         Err(e) => {
             crate::log::init(None, false, false);
@@ -126,8 +138,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
-    let mut root = PathBuf::from("/run/reno");
+fn run_command(p: &mut lexopt::Parser, argv: &[OsString]) -> Result<i32> {
+    let mut root: Option<PathBuf> = None;
+    let mut rootless: Option<String> = None;
     let mut log_file: Option<PathBuf> = None;
     let mut json = false;
     let mut debug = false;
@@ -141,7 +154,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
             Tok::Pos(c) => break c,
         };
         match f.as_str() {
-            "--root" => root = value(p)?.into(),
+            "--root" => root = Some(value(p)?.into()),
             "--log" => log_file = Some(value(p)?.into()),
             "--log-format" => {
                 let v = value(p)?;
@@ -171,6 +184,7 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
                         format!("{v:?} is not true, false or auto"),
                     ));
                 }
+                rootless = Some(v);
             }
             "--criu" => {
                 value(p)?;
@@ -187,7 +201,17 @@ fn run_command(p: &mut lexopt::Parser) -> Result<i32> {
         }
     };
     crate::log::init(log_file.as_deref(), json, debug);
-    let g = Globals { root };
+    if matches!(command.as_str(), "create" | "run" | "exec") {
+        // CVE-2019-5736: start container processes only from a sealed copy of reno.
+        if let Err(e) = crate::container::sealed::reexec_sealed(argv) {
+            log::warn!("{e}: carrying on from the binary on disk, which the container may reach through /proc/self/exe");
+        }
+    }
+    let rootless = crate::container::userns::detect(rootless.as_deref());
+    let g = Globals {
+        root: root.unwrap_or_else(|| default_root(rootless)),
+        rootless,
+    };
     let r = match command.as_str() {
         "create" => create::main(&g, p),
         "start" => start::main(&g, p),

@@ -1,5 +1,4 @@
 use super::{id_only, name};
-use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Error, Kind, Result};
 use crate::state::{self, Status};
@@ -17,7 +16,9 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
 fn pause(g: &Globals, id: &str) -> Result<()> {
     let (_lock, saved) = state::open(&g.root, id)?;
     match state::status(&state::dir(&g.root, id), &saved) {
-        Status::Running | Status::Created => Cgroup::open(&saved.cgroup).set_frozen(true),
+        Status::Running | Status::Created => {
+            crate::container::ops::cgroup_of(&saved)?.set_frozen(true)
+        }
         Status::Paused => Err(Error::new(Kind::WrongState, "container already paused")),
         _ => Err(Error::new(Kind::NotRunning, "container not running")),
     }

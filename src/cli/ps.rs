@@ -1,5 +1,4 @@
 use super::{help, name, need_id, next_tok, outln, unknown, value, Tok};
-use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Context, Error, Result};
 use crate::state;
@@ -35,8 +34,8 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let id = need_id(id, USAGE)?;
     let pids = {
         let (_lock, saved) = state::open(&g.root, &id).map_err(|e| name(e, &id))?;
-        Cgroup::open(&saved.cgroup)
-            .pids()
+        crate::container::ops::cgroup_of(&saved)
+            .and_then(|cg| cg.pids())
             .map_err(|e| name(e, &id))?
     };
     if json {

@@ -1,5 +1,4 @@
 use super::{id_only, name};
-use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Error, Kind, Result};
 use crate::state::{self, Status};
@@ -16,7 +15,7 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
 
 fn resume(g: &Globals, id: &str) -> Result<()> {
     let (_lock, saved) = state::open(&g.root, id)?;
-    let cg = Cgroup::open(&saved.cgroup);
+    let cg = crate::container::ops::cgroup_of(&saved)?;
     match state::status(&state::dir(&g.root, id), &saved) {
         Status::Paused => cg.set_frozen(false),
         // A created container can be paused too; its status still reads "created".

@@ -1,7 +1,6 @@
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 
 use super::{help, name, need_id, next_tok, unknown, value, Tok};
-use crate::cgroups::Cgroup;
 use crate::container::Globals;
 use crate::error::{Context, Error, Kind, Result};
 use crate::state::{self, Status};
@@ -153,7 +152,7 @@ fn update(g: &Globals, id: &str, r: &LinuxResources) -> Result<()> {
         Status::Running | Status::Created | Status::Paused => {}
         _ => return Err(Error::new(Kind::NotRunning, "container not running")),
     }
-    Cgroup::open(&saved.cgroup).update(r)
+    crate::container::ops::cgroup_of(&saved)?.update(r)
 }
 
 fn read_resources(src: &str) -> Result<LinuxResources> {

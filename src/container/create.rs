@@ -98,6 +98,7 @@ pub fn create_container(
             "process.terminal is true: a --console-socket is required (or set terminal to false)",
         ));
     }
+    super::userns::validate_maps(&spec)?;
     let rootfs_raw = spec::rootfs(&spec, &bundle)?;
     let rootfs = std::fs::canonicalize(&rootfs_raw).ctx_path("open rootfs", &rootfs_raw)?;
     let linux_cfg = spec.linux().as_ref();
@@ -124,8 +125,8 @@ pub fn create_container(
     rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).ctx_path("chmod exec fifo", &fifo)?;
 
     let cg_path = cgroups::container_path(linux_cfg.and_then(|l| l.cgroups_path().as_deref()), id)?;
-    let cg = Cgroup::create(&cg_path)?;
-    undo.cgroup = Some(cg.clone());
+    let cg = super::userns::create_cgroup(&cg_path, g.rootless, linux_cfg)?;
+    undo.cgroup = cg.clone();
 
     // Sort the namespaces: new ones become clone flags; pid and time are joined by us for
     // our children; the rest are joined by the child itself.
@@ -199,10 +200,20 @@ pub fn create_container(
     let raw_pid = pid.as_raw_nonzero().get();
 
     if new_userns {
-        write_id_maps(raw_pid, &spec)?;
+        super::userns::write_id_maps(raw_pid, &spec, g.rootless)?;
     }
-    cg.add_process(raw_pid)?;
-    cgroups::apply_config(&cg, linux_cfg)?;
+    if let Some(cg) = &cg {
+        cg.add_process(raw_pid)?;
+        if g.rootless {
+            // A delegated cgroup: limits yes, device rules no (they need privileges; runc
+            // ignores them too).
+            if let Some(r) = linux_cfg.and_then(|l| l.resources().as_ref()) {
+                cg.update(r)?;
+            }
+        } else {
+            cgroups::apply_config(cg, linux_cfg)?;
+        }
+    }
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
         linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
@@ -225,7 +236,12 @@ pub fn create_container(
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        cgroup: cg_path.clone(),
+        // Empty: no cgroup (rootless without delegation).
+        cgroup: if cg.is_some() {
+            cg_path.clone()
+        } else {
+            String::new()
+        },
         shared_pidns,
     };
     let state_value = state::to_json(&saved, Status::Creating);
@@ -334,34 +350,6 @@ fn time_offsets(spec: &Spec) -> String {
         ));
     }
     out
-}
-
-/// Write uid_map/gid_map of the child's new user namespace (setgroups denied first when we
-/// are unprivileged, as the kernel requires).
-fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
-    let l = spec.linux().as_ref();
-    let fmt = |maps: Option<&Vec<spec::LinuxIdMapping>>| -> String {
-        maps.into_iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect()
-    };
-    let uid_map = fmt(l.and_then(|l| l.uid_mappings().as_ref()));
-    let gid_map = fmt(l.and_then(|l| l.gid_mappings().as_ref()));
-    let proc = PathBuf::from(format!("/proc/{pid}"));
-    if !uid_map.is_empty() {
-        let f = proc.join("uid_map");
-        linux::fs::write_file(&f, uid_map.as_bytes()).ctx_path("write uid_map", &f)?;
-    }
-    if !gid_map.is_empty() {
-        if !rustix::process::geteuid().is_root() {
-            let f = proc.join("setgroups");
-            linux::fs::write_file(&f, b"deny").ctx_path("deny setgroups", &f)?;
-        }
-        let f = proc.join("gid_map");
-        linux::fs::write_file(&f, gid_map.as_bytes()).ctx_path("write gid_map", &f)?;
-    }
-    Ok(())
 }
 
 /// Our pid/time namespace "for children" switched for the one clone, then restored, so the

@@ -175,8 +175,14 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         }
     };
 
+    // Rootless: the container's pid namespace belongs to its user namespace, where we have
+    // no capabilities, so our own setns(CLONE_NEWPID) would be refused.
+    let via_userns = pidns.is_some()
+        && !rustix::process::geteuid().is_root()
+        && joins.iter().any(|j| j.0 == "user");
     let (mut parent_ch, child_ch) = channel::pair()?;
     let child = Child {
+        userns_joined: via_userns,
         process: &process,
         spec: &spec,
         joins,
@@ -186,7 +192,11 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         preserve_fds: o.preserve_fds,
         seccomp: seccomp.as_ref(),
     };
-    let child_pid = match fork_in_pidns(pidns.as_ref()) {
+    let forked = match (&pidns, child.joins.iter().find(|j| j.0 == "user")) {
+        (Some(pidns), Some(user)) if via_userns => fork_via_userns(&user.2, pidns),
+        _ => fork_in_pidns(pidns.as_ref()),
+    };
+    let child_pid = match forked {
         Ok(Forked::Child) => {
             drop(parent_ch);
             child.run(child_ch)
@@ -359,6 +369,53 @@ fn fork_in_pidns(pidns: Option<&OwnedFd>) -> Result<Forked> {
     }
 }
 
+/// The rootless way into the container's pid namespace (runc's): a first child joins the
+/// user namespace, where it may then join the pid namespace for its children, and clones
+/// the process that becomes the exec'd one as *our* child (CLONE_PARENT), so that we wait
+/// for it as usual. It reports that pid (or -errno) over a pipe and exits.
+fn fork_via_userns(userns: &OwnedFd, pidns: &OwnedFd) -> Result<Forked> {
+    use rustix::pipe::{pipe_with, PipeFlags};
+    let (rd, wr) = pipe_with(PipeFlags::CLOEXEC).ctx("create pipe")?;
+    match linux::process::fork() {
+        Ok(Forked::Child) => {
+            drop(rd);
+            let r = linux::process::setns(userns, linux::process::CLONE_NEWUSER)
+                .and_then(|()| linux::process::setns(pidns, linux::process::CLONE_NEWPID))
+                .and_then(|()| linux::process::clone_process(linux::process::CLONE_PARENT));
+            let report = match r {
+                Ok(Forked::Child) => return Ok(Forked::Child),
+                Ok(Forked::Parent(pid)) => pid.as_raw_nonzero().get(),
+                Err(e) => -e.raw_os_error(),
+            };
+            let _ = rustix::io::write(&wr, &report.to_le_bytes());
+            linux::process::exit_now(0)
+        }
+        Ok(Forked::Parent(first)) => {
+            drop(wr);
+            let mut buf = [0u8; 4];
+            let n = rustix::io::read(&rd, &mut buf).ctx("read the exec process's pid")?;
+            let _ = linux::process::wait_exit_code(first);
+            let v = i32::from_le_bytes(buf);
+            if n != 4 || v == 0 {
+                return Err(Error::failed(
+                    "fork exec process",
+                    "the helper joining the user namespace died",
+                ));
+            }
+            if v < 0 {
+                return Err(Error::sys(
+                    "join the container's user and pid namespaces",
+                    rustix::io::Errno::from_raw_os_error(-v),
+                ));
+            }
+            Ok(Forked::Parent(
+                linux::process::pid_from_raw(v).ctx("exec process pid")?,
+            ))
+        }
+        Err(e) => Err(Error::sys("fork exec process", e)),
+    }
+}
+
 /// Wait for the child while forwarding every signal we receive to it.
 fn forward_and_wait(pid: Pid, mask: signal::SigMask) -> Result<i32> {
     let raw = pid.as_raw_nonzero().get();
@@ -379,6 +436,8 @@ fn forward_and_wait(pid: Pid, mask: signal::SigMask) -> Result<i32> {
 
 /// What the forked process needs; everything host-side is already open.
 struct Child<'a> {
+    /// The user namespace is joined already (the rootless double fork).
+    userns_joined: bool,
     process: &'a Process,
     spec: &'a Spec,
     joins: Vec<(&'static str, u64, OwnedFd)>,
@@ -391,6 +450,16 @@ struct Child<'a> {
 
 impl Child<'_> {
     fn run(&self, mut ch: Channel) -> ! {
+        // Until execve this is reno, already visible in the container's pid namespace: keep
+        // its processes out of /proc/<pid>/exe and /proc/<pid>/mem (CVE-2019-5736).
+        if let Err(e) =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        {
+            let _ = ch.send(&Msg::Failed(
+                Error::sys("prctl(PR_SET_DUMPABLE, 0)", e).to_string(),
+            ));
+            linux::process::exit_now(1)
+        }
         let e = match self.setup_and_exec(&mut ch) {
             Ok(never) => match never {},
             Err(e) => e,
@@ -407,6 +476,10 @@ impl Child<'_> {
         }
         let mut in_userns = false;
         for (name, flag, fd) in &self.joins {
+            if *name == "user" && self.userns_joined {
+                in_userns = true;
+                continue;
+            }
             linux::process::setns(fd, *flag)
                 .ctx(&format!("join the container's {name} namespace"))?;
             in_userns |= *name == "user";
@@ -427,8 +500,7 @@ impl Child<'_> {
             }
         }
         init::switch_user(self.process, in_userns)?;
-        let cwd = self.process.cwd();
-        rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+        init::enter_cwd(self.process.cwd())?;
         super::lsm::apply_exec_attrs(self.process)?;
         if self.process.no_new_privileges().unwrap_or(false) {
             rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;

@@ -52,6 +52,19 @@ pub struct InitCtx<'a> {
 
 /// Never returns: execs the container's program or exits.
 pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
+    // Root parent: be non-dumpable from the start (the parent's /proc/<pid> writes work
+    // as root anyway); a container sharing our pid namespace sees us from the clone on.
+    // An unprivileged parent needs us dumpable until it has written the id maps (below).
+    if rustix::process::geteuid().is_root() {
+        if let Err(e) =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        {
+            let _ = ch.send(&Msg::Failed(
+                Error::sys("prctl(PR_SET_DUMPABLE, 0)", e).to_string(),
+            ));
+            linux::process::exit_now(1);
+        }
+    }
     // A parent killed mid-create must not leave us waiting on a pipe forever: EOF on the
     // channel ends us (recv returns None); SIGPIPE on write is ignored via the error path.
     let ready = match setup(&ctx, &mut ch) {
@@ -266,8 +279,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         }
     }
     switch_user(process, ctx.new_userns)?;
-    let cwd = process.cwd();
-    rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+    enter_cwd(process.cwd())?;
     // AppArmor profile, SELinux label: both take effect at execve.
     super::lsm::apply_exec_attrs(process)?;
     if process.no_new_privileges().unwrap_or(false) {
@@ -284,6 +296,22 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         exec: Some((exe, argv, envp)),
         state_json,
     })
+}
+
+/// chdir to process.cwd, which must then be inside the container's root. A cwd such as
+/// /proc/self/fd/N can name one of reno's own fds on a host directory (the state dir here,
+/// the state lock in `exec`): the process would start with a host directory as its cwd
+/// (CVE-2024-21626). getcwd(2) says "(unreachable)" for a cwd outside our root.
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<()> {
+    rustix::process::chdir(cwd).ctx_path("chdir to process.cwd", cwd)?;
+    match rustix::process::getcwd(Vec::new()) {
+        Ok(p) if p.as_bytes().starts_with(b"/") => Ok(()),
+        Ok(_) | Err(rustix::io::Errno::NOENT) => Err(Error::invalid(
+            "process.cwd",
+            format!("{}: outside the container's root", cwd.display()),
+        )),
+        Err(e) => Err(Error::sys("getcwd", e).path(cwd)),
+    }
 }
 
 /// pivot_root, or where that can't work (initramfs root, `--no-pivot`) move + chroot.

@@ -13,7 +13,9 @@ mod notify;
 pub mod ops;
 mod relay;
 pub mod rootfs;
+pub mod sealed;
 pub mod terminal;
+pub mod userns;
 
 use std::path::PathBuf;
 
@@ -21,6 +23,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct Globals {
     pub root: PathBuf,
+    /// `--rootless` resolved (`auto`: not root, or root only in a partial user namespace).
+    pub rootless: bool,
 }
 
 /// What `create` and `run` are asked to do.

@@ -129,7 +129,9 @@ pub fn kill(g: &Globals, id: &str, sig: i32, all: bool) -> Result<()> {
         }
         _ => {}
     }
-    if all {
+    // Without a cgroup (rootless) there is no list of the container's processes: the
+    // init alone (its pid namespace takes the rest with it). Never the root cgroup's.
+    if all && !saved.cgroup.is_empty() {
         let cg = Cgroup::open(&saved.cgroup);
         for pid in cg.pids()? {
             let _ = signal::kill(pid, sig);
@@ -187,12 +189,12 @@ fn kill_everything(saved: &Saved) {
     if saved.pid > 0 {
         let _ = signal::kill(saved.pid, signal::SIGKILL);
     }
-    if saved.shared_pidns {
+    if saved.shared_pidns && !saved.cgroup.is_empty() {
         for pid in cg.pids().unwrap_or_default() {
             let _ = signal::kill(pid, signal::SIGKILL);
         }
     }
-    if cg.is_frozen() {
+    if !saved.cgroup.is_empty() && cg.is_frozen() {
         let _ = cg.set_frozen(false);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -239,6 +241,18 @@ fn remove_cgroup(cg: &Cgroup) -> Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The container's cgroup, for the commands that need one (ps, pause, update, events): a
+/// rootless container without one must not send them to the root cgroup.
+pub fn cgroup_of(saved: &Saved) -> Result<Cgroup> {
+    if saved.cgroup.is_empty() {
+        return Err(Error::failed(
+            "cgroup",
+            "the container has none (rootless, no cgroup delegated)",
+        ));
+    }
+    Ok(Cgroup::open(&saved.cgroup))
 }
 
 /// Remove the cgroup and the state dir, then run poststop hooks (failures are warnings).

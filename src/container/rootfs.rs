@@ -164,6 +164,13 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
             ..e
         })?;
     } else {
+        if typ == "proc" || typ == "sysfs" {
+            ordinary_dir(&ctx.root.fd, &dest).map_err(|e| {
+                target_err(e).detail(format!(
+                    "{typ} must be mounted on an ordinary directory (not a symlink or a file)"
+                ))
+            })?;
+        }
         let target = mkdir_all_in_root(&ctx.root.fd, &dest).map_err(target_err)?;
         let src = mnt
             .source()
@@ -193,6 +200,21 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
         }
     }
     apply_after(ctx, &dest, &opts).map_err(target_err)
+}
+
+/// A proc or sysfs destination that exists must be a directory itself, not a symlink to
+/// one (runc's rule): an image whose /proc points elsewhere would have the real procfs
+/// mounted where it chose (over its own root, or a decoy tree) and the masks applied
+/// through its links.
+fn ordinary_dir(root: &OwnedFd, dest: &Path) -> std::result::Result<(), Errno> {
+    match open_in_root(root, dest, OFlags::PATH | OFlags::NOFOLLOW) {
+        Ok(fd) => match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
+            FileType::Directory => Ok(()),
+            _ => Err(Errno::NOTDIR),
+        },
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Propagation changes and recursive attributes, applied to the new mount.

@@ -13,6 +13,8 @@ pub const CLONE_NEWUSER: u64 = 0x1000_0000;
 pub const CLONE_NEWPID: u64 = 0x2000_0000;
 pub const CLONE_NEWNET: u64 = 0x4000_0000;
 pub const CLONE_NEWTIME: u64 = 0x0000_0080;
+/// The new process is our parent's child, not ours (exec's rootless double fork).
+pub const CLONE_PARENT: u64 = 0x0000_8000;
 const SIGCHLD: u64 = 17;
 
 /// Result of [`clone_process`], seen from each side.
