@@ -27,11 +27,11 @@ fn attack_bin() -> Option<&'static Path> {
         {
             Ok(o) if o.status.success() => Some(out),
             Ok(o) => {
-                eprintln!("SKIP: escapes: gcc -static failed: {}", common::stderr(&o));
+                skip!("escapes: gcc -static failed: {}", common::stderr(&o));
                 None
             }
             Err(e) => {
-                eprintln!("SKIP: escapes: gcc not found: {e}");
+                skip!("escapes: gcc not found: {e}");
                 None
             }
         }
@@ -42,7 +42,7 @@ fn attack_bin() -> Option<&'static Path> {
 macro_rules! require {
     () => {{
         if let Some(why) = common::skip_reason() {
-            eprintln!("SKIP: {}: {why}", module_path!());
+            skip!("{}: {why}", module_path!());
             return;
         }
         match attack_bin() {

@@ -32,7 +32,7 @@ struct User {
 /// machine can't.
 fn user() -> Option<User> {
     if let Some(why) = common::skip_reason() {
-        eprintln!("SKIP: rootless: {why}");
+        skip!("rootless: {why}");
         return None;
     }
     if id_of("-u").is_none() {
@@ -49,11 +49,11 @@ fn user() -> Option<User> {
         match out {
             Ok(o) if o.status.success() || o.status.code() == Some(9) => {}
             Ok(o) => {
-                eprintln!("SKIP: rootless: useradd failed: {}", common::stderr(&o));
+                skip!("rootless: useradd failed: {}", common::stderr(&o));
                 return None;
             }
             Err(e) => {
-                eprintln!("SKIP: rootless: useradd not found: {e}");
+                skip!("rootless: useradd not found: {e}");
                 return None;
             }
         }
@@ -104,7 +104,7 @@ fn add_sub_ranges() -> Option<u32> {
             .map(|l| format!("{l}\n"))
             .collect();
         if let Err(e) = std::fs::write(file, format!("{kept}{USER}:{start}:{SUB_COUNT}\n")) {
-            eprintln!("SKIP: rootless: cannot write {file}: {e}");
+            skip!("rootless: cannot write {file}: {e}");
             return None;
         }
     }
@@ -284,7 +284,7 @@ fn rootless_subid_ranges_through_newuidmap() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(u) = user() else { return };
     if !have_newuidmap() {
-        eprintln!("SKIP: rootless_subid_ranges: newuidmap/newgidmap missing (tests/install-deps installs uidmap)");
+        skip!("rootless_subid_ranges: newuidmap/newgidmap missing (tests/install-deps installs uidmap)");
         return;
     }
     let mut rb = RootlessBundle::new(&u, "rl-subid");
@@ -326,7 +326,7 @@ fn rootless_mapping_outside_the_subid_range_is_refused() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(u) = user() else { return };
     if !have_newuidmap() {
-        eprintln!("SKIP: rootless_mapping_outside: newuidmap missing");
+        skip!("rootless_mapping_outside: newuidmap missing");
         return;
     }
     let mut rb = RootlessBundle::new(&u, "rl-badmap");

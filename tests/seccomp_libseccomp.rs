@@ -10,6 +10,8 @@
 #[path = "common/podman_profile.rs"]
 mod podman_profile;
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -191,11 +193,11 @@ fn assert_agree(diffs: Vec<(u32, String)>) {
 fn reno_agrees_with_libseccomp() {
     if !cfg!(target_arch = "x86_64") {
         // python3-seccomp is the host's (x86_64) libseccomp: its native arch would differ.
-        println!("SKIP: the libseccomp oracle runs on x86_64 hosts only");
+        skip!("the libseccomp oracle runs on x86_64 hosts only");
         return;
     }
     if let Err(why) = oracle_available() {
-        println!("SKIP: {why}");
+        skip!("{why}");
         return;
     }
     let dir: PathBuf =

@@ -8,6 +8,8 @@
 #[path = "common/podman_profile.rs"]
 mod podman_profile;
 
+mod common;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -298,11 +300,11 @@ fn seccomp_in_the_kernel() {
             .unwrap_or_default()
             .contains("Seccomp:")
     {
-        println!("SKIP: the kernel has no seccomp (no Seccomp: line in /proc/self/status)");
+        skip!("the kernel has no seccomp (no Seccomp: line in /proc/self/status)");
         return;
     }
     if !cfg!(target_arch = "x86_64") {
-        println!("SKIP: the probes use x86_64 syscall numbers");
+        skip!("the probes use x86_64 syscall numbers");
         return;
     }
 
