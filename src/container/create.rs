@@ -177,6 +177,7 @@ pub fn create_container(
         seccomp: seccomp.as_ref(),
         console,
         idmapped: &idmapped,
+        root_parent: rustix::process::geteuid().is_root(),
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;

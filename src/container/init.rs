@@ -48,6 +48,9 @@ pub struct InitCtx<'a> {
     pub console: Option<OwnedFd>,
     /// Detached idmapped trees for the mounts that ask for one, indexed like spec.mounts.
     pub idmapped: &'a [Option<OwnedFd>],
+    /// The parent is real root (decided before the clone: in a new user namespace our own
+    /// euid reads 0 as soon as the parent has written uid_map, a race with our first check).
+    pub root_parent: bool,
 }
 
 /// Never returns: execs the container's program or exits.
@@ -55,7 +58,7 @@ pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
     // Root parent: be non-dumpable from the start (the parent's /proc/<pid> writes work
     // as root anyway); a container sharing our pid namespace sees us from the clone on.
     // An unprivileged parent needs us dumpable until it has written the id maps (below).
-    if rustix::process::geteuid().is_root() {
+    if ctx.root_parent {
         if let Err(e) =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         {
