@@ -77,6 +77,8 @@ EXPECT = {
         "pids.max": "12",
         "memory.max": str(48 * MIB),  # untouched by the second update
     },
+    # one half of a combined v2 file: the other half is kept, as runc keeps it from its config
+    "update-partial": {"cpu.max": "20000 40000", "memory.swap.max": str(32 * MIB), "memory.max": str(48 * MIB)},
     "checkbefore": {"rc": "1", "says": "yes", "memory.max": str(48 * MIB)},  # limit below usage
     "pause": {"cgroup.freeze": "1", "frozen": "1", "status": "paused", "counter": "stopped"},
     "resume": {"cgroup.freeze": "0", "frozen": "0", "status": "running", "counter": "moves"},
@@ -212,6 +214,9 @@ show update cmd memory.max memory.swap.max cpu.max cpu.weight pids.max cpuset.cp
 echo '{"memory": {"reservation": 8388608}, "pids": {"limit": 12}, "unified": {"memory.high": "41943040"}}' \
     | $R update --resources - cmd || echo "@ update-r failed"
 show update-r cmd memory.low memory.high pids.max memory.max
+$R update --cpu-period 40000 cmd || echo "@ update-partial cpu failed"
+$R update --memory-swap 80m cmd || echo "@ update-partial swap failed"
+show update-partial cmd cpu.max memory.swap.max memory.max
 echo '{"memory": {"limit": 4096, "checkBeforeUpdate": true}}' | $R update -r - cmd > /tmp/err 2>&1
 echo "@ checkbefore rc $?"
 grep -q 'below usage' /tmp/err && echo "@ checkbefore says yes" || echo "@ checkbefore says no: $(cat /tmp/err)"
