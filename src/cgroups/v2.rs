@@ -219,6 +219,9 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
     for h in r.hugepage_limits().iter().flatten() {
         let f = format!("hugetlb.{}.max", h.page_size());
         k.push(knob("hugetlb", &f, h.limit().to_string()));
+        // The reservation limit too (kernels ≥ 5.7), as runc: same value, skipped if absent.
+        let f = format!("hugetlb.{}.rsvd.max", h.page_size());
+        k.push(knob("hugetlb", &f, h.limit().to_string()).with(SKIP_MISSING));
     }
     k.extend(super::v1::rdma(r));
     // Raw keys last, so they can override what the mapping above wrote (runc's order).
@@ -310,6 +313,7 @@ mod tests {
                 p("io.max", "8:0 rbps=10"),
                 p("io.max", "8:0 wiops=7"),
                 p("hugetlb.1GB.max", "0"),
+                p("hugetlb.1GB.rsvd.max", "0"),
                 p("cgroup.max.depth", "3"),
                 p("memory.high", "1000000"),
             ]

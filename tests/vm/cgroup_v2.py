@@ -51,6 +51,7 @@ EXPECT = {
         "io.weight": "default 4950",  # blkio weight 500
         "io.max": "1:0 rbps=1048576 wbps=2097152 riops=100 wiops=200",
         "hugetlb.2MB.max": str(4 * MIB),
+        "hugetlb.2MB.rsvd.max": str(4 * MIB),  # runc sets the reservation limit too
         "cgroup.max.descendants": "5",  # unified, a core key
     },
     "swap0": {"memory.max": str(16 * MIB), "memory.swap.max": "0"},  # swap == limit: none
@@ -170,7 +171,8 @@ for c in all swap0 swapmax idle override relpath forks cgns; do
     $R create --bundle /bundles/cg-$c $c || echo "@ $c create failed"
 done
 show all all memory.max memory.low memory.swap.max memory.high cpu.weight cpu.max cpu.max.burst \
-    cpuset.cpus cpuset.mems pids.max io.weight io.max hugetlb.2MB.max cgroup.max.descendants
+    cpuset.cpus cpuset.mems pids.max io.weight io.max hugetlb.2MB.max hugetlb.2MB.rsvd.max \
+    cgroup.max.descendants
 show swap0 swap0 memory.max memory.swap.max
 show swapmax swapmax memory.max memory.swap.max
 show idle idle cpu.idle cpu.max
