@@ -53,6 +53,7 @@ EXPECT = {
         "hugetlb.2MB.max": str(4 * MIB),
         "hugetlb.2MB.rsvd.max": str(4 * MIB),  # runc sets the reservation limit too
         "cgroup.max.descendants": "5",  # unified, a core key
+        "memory.oom.group": "1",  # unified
     },
     "swap0": {"memory.max": str(16 * MIB), "memory.swap.max": "0"},  # swap == limit: none
     "swapmax": {"memory.max": str(32 * MIB), "memory.swap.max": "max"},  # swap -1
@@ -88,7 +89,8 @@ EXPECT = {
     "ps": {"has-init": "yes"},
     "events": {"oom": "yes"},
     "oom": {"dd-exit": "137"},  # the OOM killer, not a failed allocation
-    "deleted": {"all": "gone", "cmd": "gone", "oom": "gone", "relpath": "gone"},
+    "deleted": {"all": "gone", "cmd": "gone", "cmd-init": "dead", "oom": "gone", "relpath": "gone"},
+    "exec": {"cgroup": "0::/reno/cmd"},  # `exec` joins the container's cgroup
     # Bad input: reno refuses, names the problem, leaves no cgroup behind.
     "bad-rt": {"rc": "1", "says": "yes", "left": "no"},
     "bad-key": {"rc": "1", "says": "yes", "left": "no"},
@@ -119,7 +121,7 @@ RESOURCES = {
                     "throttleReadIOPSDevice": [{"major": 1, "minor": 0, "rate": 100}],
                     "throttleWriteIOPSDevice": [{"major": 1, "minor": 0, "rate": 200}]},
         "hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}],
-        "unified": {"memory.high": str(48 * MIB), "cgroup.max.descendants": "5"},
+        "unified": {"memory.high": str(48 * MIB), "cgroup.max.descendants": "5", "memory.oom.group": "1"},
     },
     "swap0": {"memory": {"limit": 16 * MIB, "swap": 16 * MIB}},
     "swapmax": {"memory": {"limit": 32 * MIB, "swap": -1}},
@@ -172,7 +174,7 @@ for c in all swap0 swapmax idle override relpath forks cgns; do
 done
 show all all memory.max memory.low memory.swap.max memory.high cpu.weight cpu.max cpu.max.burst \
     cpuset.cpus cpuset.mems pids.max io.weight io.max hugetlb.2MB.max hugetlb.2MB.rsvd.max \
-    cgroup.max.descendants
+    cgroup.max.descendants memory.oom.group
 show swap0 swap0 memory.max memory.swap.max
 show swapmax swapmax memory.max memory.swap.max
 show idle idle cpu.idle cpu.max
@@ -208,6 +210,7 @@ echo "@ resume frozen $(grep frozen $C/reno/cmd/cgroup.events | grep -o '[01]')"
 echo "@ resume status $($R state cmd | grep '"status"' | sed 's/.*: "//; s/".*//')"
 sleep 1; c=$(count)
 [ "$c" -gt "$b" ] && echo "@ resume counter moves" || echo "@ resume counter $b-$c"
+echo "@ exec cgroup $($R exec cmd cat /proc/self/cgroup)"
 $R ps --format json cmd | grep -qw "$pid" && echo "@ ps has-init yes" || echo "@ ps has-init no: $($R ps --format json cmd)"
 $R ps cmd | sed 's/^/@ ps-table /'
 $R update --memory 48m --memory-swap 64m --cpu-quota 20000 --cpu-period 50000 --cpu-shares 512 \
@@ -224,7 +227,9 @@ echo "@ checkbefore rc $?"
 grep -q 'below usage' /tmp/err && echo "@ checkbefore says yes" || echo "@ checkbefore says no: $(cat /tmp/err)"
 show checkbefore cmd memory.max
 echo "@ stats $($R events --stats cmd)"
+$R pause cmd  # delete --force must kill a frozen cgroup too
 $R delete --force cmd; echo "@ deleted cmd $(gone cmd | sed 's/no/gone/')"
+sleep 0.2; [ -e /proc/$pid ] && echo "@ deleted cmd-init alive" || echo "@ deleted cmd-init dead"
 
 # an OOM kill inside the container shows up as an `oom` event
 $R create --bundle /bundles/cg-oom oom && $R start oom
