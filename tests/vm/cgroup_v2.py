@@ -1,6 +1,6 @@
 """cgroup v2 with every controller (issue 7): only a booted kernel has them here.
 
-One scenario, `cgroup-v2`: init mounts cgroup2 and hands every controller down; a privileged
+One scenario, `cgroup-v2` (x86_64 and aarch64): init mounts cgroup2 and hands every controller down; a privileged
 "driver" container (host PID namespace, the VM's /sys, /dev and /bundles bound in) runs a
 shell script that drives the static reno inside the guest: it creates containers from the
 bundles below, each with a group of `linux.resources` fields, and prints every cgroup file
@@ -381,7 +381,7 @@ SCENARIOS = [
     CgroupV2(
         "cgroup-v2", "cgroup v2, every controller: each resources field read back, devices BPF, "
                      "pause/resume, update, ps, events",
-        needs_runtime=True, timeout=240, arches=("x86_64",),
+        needs_runtime=True, timeout=240, arches=("x86_64", "aarch64"),
         modules=("drivers/block/brd.ko",),
         board={"cgroup": "v2", "modules": [{"path": "/lib/modules/brd.ko", "params": "rd_nr=1 rd_size=1024"}],
                "containers": [SC.oneshot("driver")]},
