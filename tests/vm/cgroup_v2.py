@@ -1,7 +1,7 @@
 """cgroup v2 with every controller (issue 7): only a booted kernel has them here.
 
-One scenario, `cgroup-v2` (x86_64 and aarch64): init mounts cgroup2 and hands every controller down; a privileged
-"driver" container (host PID namespace, the VM's /sys, /dev and /bundles bound in) runs a
+One scenario, `cgroup-v2` (x86_64 and aarch64): init mounts cgroup2 and hands every
+controller down; a privileged "driver" container (host PID namespace, the VM's /sys, /dev and /bundles bound in) runs a
 shell script that drives the static reno inside the guest: it creates containers from the
 bundles below, each with a group of `linux.resources` fields, and prints every cgroup file
 as `@ CASE FILE VALUE`. The comparison with what runc writes (EXPECT) happens here on the
