@@ -1,13 +1,14 @@
 """cgroup v2 with every controller (issue 7): only a booted kernel has them here.
 
 One scenario, `cgroup-v2` (x86_64 and aarch64): init mounts cgroup2 and hands every
-controller down; a privileged "driver" container (host PID namespace, the VM's /sys, /dev and /bundles bound in) runs a
-shell script that drives the static reno inside the guest: it creates containers from the
-bundles below, each with a group of `linux.resources` fields, and prints every cgroup file
-as `@ CASE FILE VALUE`. The comparison with what runc writes (EXPECT) happens here on the
-host, so the guest script stays dumb. Behaviour is asserted the same way: the device BPF
-program denying an open, pause/resume through cgroup.freeze, update, ps, events --stats,
-an OOM event, bad input refused with nothing left behind.
+controller down; a privileged "driver" container (host PID namespace, the VM's /sys, /dev
+and /bundles bound in) runs a shell script that drives the static reno inside the guest:
+it creates containers from the bundles below, each with a group of `linux.resources`
+fields, and prints every cgroup file as `@ CASE FILE VALUE`. The comparison with what runc
+writes (EXPECT) happens here on the host, so the guest script stays dumb. Behaviour is
+asserted the same way: the device BPF program denying an open, pause/resume through
+cgroup.freeze, update, exec, ps, events --stats, an OOM event, a fork loop stopped by
+pids.max, a cgroup namespace, bad input refused with nothing left behind.
 
 brd.ko (RAM disks, /dev/ram0 = 1:0) gives io.max a real block device to throttle.
 """
