@@ -90,7 +90,9 @@ EXPECT = {
     "ps": {"has-init": "yes"},
     "events": {"oom": "yes"},
     "oom": {"dd-exit": "137"},  # the OOM killer, not a failed allocation
-    "deleted": {"all": "gone", "cmd": "gone", "cmd-init": "dead", "oom": "gone", "relpath": "gone"},
+    # sub-cgroups the container made: `ps` lists their processes, delete removes them
+    "nested": {"sub-procs": "1", "pids": "1"},
+    "deleted": {"nested": "gone", "all": "gone", "cmd": "gone", "cmd-init": "dead", "oom": "gone", "relpath": "gone"},
     "exec": {"cgroup": "0::/reno/cmd"},  # `exec` joins the container's cgroup
     # Bad input: reno refuses, names the problem, leaves no cgroup behind.
     "bad-rt": {"rc": "1", "says": "yes", "left": "no"},
@@ -134,6 +136,7 @@ RESOURCES = {
     "relpath": {"pids": {"limit": 7}},
     "forks": {"pids": {"limit": 5}},
     "cgns": {"memory": {"limit": 24 * MIB}},
+    "nested": {"pids": {"limit": 50}},
     "devallow": {"devices": [{"allow": False, "access": "rwm"},
                              {"allow": True, "type": "b", "major": 1, "minor": 0, "access": "r"}]},
 }
@@ -143,6 +146,9 @@ SCRIPTS = {
     # The inner shell forks sleeps until the limit (outer sh + inner sh + 3 sleeps = 5) and
     # dies of the failed fork; its 3 sleeps stay.
     "forks": "sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done' 2>/dev/null; exec sleep 1000",
+    # Its own sub-cgroup through a writable cgroup mount (nsdelegate): a child moves into it.
+    "nested": ("mkdir /sys/fs/cgroup/sub && sh -c 'echo $$ > /sys/fs/cgroup/sub/cgroup.procs; exec sleep 1000' &"
+               "exec sleep 1000"),
     "cgns": ("echo @ cgns self $(cat /proc/self/cgroup); echo @ cgns memory.max $(cat /sys/fs/cgroup/memory.max);"
              "[ -e /sys/fs/cgroup/reno ] && echo @ cgns sees-reno yes || echo @ cgns sees-reno no; exec sleep 1000"),
     # A counter the driver reads through /proc/PID/root to see the container run or stop.
@@ -170,7 +176,7 @@ show() { # CASE ID FILE...: print each cgroup file of container ID (lines joined
 gone() { [ -e $C/reno/$1 ] && echo yes || echo no; }
 echo "@ host controllers $(cat $C/cgroup.controllers)"
 echo "@ host subtree $(cat $C/cgroup.subtree_control)"
-for c in all swap0 swapmax idle override relpath forks cgns; do
+for c in all swap0 swapmax idle override relpath forks cgns nested; do
     $R create --bundle /bundles/cg-$c $c || echo "@ $c create failed"
 done
 show all all memory.max memory.low memory.swap.max memory.high cpu.weight cpu.max cpu.max.burst \
@@ -180,14 +186,17 @@ show swap0 swap0 memory.max memory.swap.max
 show swapmax swapmax memory.max memory.swap.max
 show idle idle cpu.idle cpu.max
 show override override cpu.weight pids.max
-$R start forks; $R start cgns
+$R start forks; $R start cgns; $R start nested
 echo "@ relpath pids.max $(cat $C/rel/x/pids.max)"
 sleep 2
 show forks forks pids.current
 grep -q '^max [1-9]' $C/reno/forks/pids.events && echo "@ forks limited yes" || echo "@ forks limited no: $(cat $C/reno/forks/pids.events)"
 echo "@ cgns host-view $(cat /proc/$($R state cgns | grep '"pid"' | grep -o '[0-9]*')/cgroup)"
 $R delete --force all; echo "@ deleted all $(gone all | sed 's/no/gone/')"
-for c in swap0 swapmax idle override relpath forks cgns; do $R delete --force $c; done
+echo "@ nested pids $($R ps --format json nested | tr -cd ',' | wc -c)"  # commas: 2 pids = 1
+echo "@ nested sub-procs $(wc -l < $C/reno/nested/sub/cgroup.procs)"
+for c in swap0 swapmax idle override relpath forks cgns nested; do $R delete --force $c; done
+echo "@ deleted nested $(gone nested | sed 's/no/gone/')"
 echo "@ deleted relpath $([ -e $C/rel/x ] && echo left || echo gone)"
 
 # devices: the BPF program refuses what the rules do not allow
@@ -350,18 +359,19 @@ def _driver():
     return b
 
 
-def _cgns(cfg):
+def _cgns(cfg, rw=False):
     cfg["linux"]["namespaces"].append({"type": "cgroup"})
     cfg["mounts"].append({"destination": "/sys", "type": "sysfs", "source": "sysfs",
                           "options": ["nosuid", "noexec", "nodev", "ro"]})
     cfg["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+                          "options": ["nosuid", "noexec", "nodev", "relatime", "rw" if rw else "ro"]})
 
 
 # Config changes beyond resources and the script.
 TWEAKS = {
     "relpath": lambda cfg: cfg["linux"].update(cgroupsPath="rel/x"),
     "cgns": _cgns,
+    "nested": lambda cfg: _cgns(cfg, rw=True),
 }
 
 
