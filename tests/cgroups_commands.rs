@@ -243,6 +243,47 @@ fn ps_lists_the_containers_processes() {
     assert!(stderr(&out).contains("invalid format"), "{}", stderr(&out));
 }
 
+/// A container may make sub-cgroups of its own (a cgroup namespace with a writable cgroup
+/// mount delegates its subtree): `ps` lists their processes too and `delete --force` removes
+/// them, deepest first (rmdir of a cgroup with children is EBUSY). Any layout.
+#[test]
+fn sub_cgroups_made_inside_are_listed_and_removed() {
+    require_root!();
+    let mut b = Bundle::new("subcg");
+    b.sh("sleep 100 & exec sleep 101");
+    start(&b);
+    let init = pid(&b);
+    let ps = || -> Vec<i32> {
+        serde_json::from_slice(&b.reno(&["ps", "--format", "json", &b.id]).stdout)
+            .unwrap_or_default()
+    };
+    wait_until("two processes", || ps().len() >= 2);
+    let child = ps().into_iter().find(|&p| p != init).expect("the child");
+    for h in reno::cgroups::hierarchies() {
+        let dir = h.mount_point.join("reno").join(&b.id);
+        if !dir.exists() {
+            continue;
+        }
+        let sub = dir.join("sub");
+        std::fs::create_dir(&sub).expect("mkdir sub-cgroup");
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(dir.join(f)) {
+                std::fs::write(sub.join(f), v.trim()).expect("copy cpuset");
+            }
+        }
+        std::fs::write(sub.join("cgroup.procs"), child.to_string())
+            .unwrap_or_else(|e| panic!("{}: {e}", sub.display()));
+    }
+    let pids = ps();
+    assert!(
+        pids.contains(&init) && pids.contains(&child),
+        "{pids:?}: init {init}, child {child} (in sub)"
+    );
+    let out = b.reno(&["delete", "--force", &b.id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+    b.assert_no_leftovers();
+}
+
 #[test]
 fn events_reports_stats_and_oom() {
     require_root!();

@@ -103,6 +103,13 @@ fn every_v1_field_is_written() {
     );
     // hugetlb has no v1 mount here: it went to the cgroup2 hierarchy.
     assert_eq!(cg("unified", &b, "hugetlb.2MB.max"), "4194304");
+    // and the reservation limit with it, as runc (kernels ≥ 5.7)
+    let rsvd = PathBuf::from("/sys/fs/cgroup/unified/reno")
+        .join(&b.id)
+        .join("hugetlb.2MB.rsvd.max");
+    if rsvd.exists() {
+        assert_eq!(cg("unified", &b, "hugetlb.2MB.rsvd.max"), "4194304");
+    }
     let devs = cg("devices", &b, "devices.list");
     assert!(devs.contains("b 254:0 r\n"), "{devs}");
     assert!(devs.contains("c 1:3 rwm"), "{devs}");

@@ -40,9 +40,15 @@ impl Cgroup {
         self.apply_devices(config, nodes)
     }
 
-    /// Apply limits to a running container (`update`): devices are left alone.
+    /// Apply limits to a running container (`update`): devices are left alone. On v2, a
+    /// partial cpu.max or swap change is completed from the live files (see
+    /// `v2::complete_update`).
     pub fn update(&self, r: &LinuxResources) -> Result<()> {
-        self.set_resources(r)
+        let mut r = r.clone();
+        if let Some((_, dir)) = self.v2() {
+            v2::complete_update(&mut r, |f| std::fs::read_to_string(dir.join(f)).ok());
+        }
+        self.set_resources(&r)
     }
 
     pub(super) fn v1_dir(&self, controller: &str) -> Option<&PathBuf> {

@@ -271,27 +271,60 @@ impl Cgroup {
         false
     }
 
-    /// Pids of every process in the cgroup.
+    /// Pids of every process in the cgroup and in the sub-cgroups the container made
+    /// itself (a cgroup namespace with a writable cgroup mount delegates its subtree), as
+    /// runc's GetAllPids.
     pub fn pids(&self) -> Result<Vec<i32>> {
         for (_, dir) in &self.dirs {
-            let f = dir.join("cgroup.procs");
-            if let Ok(s) = std::fs::read_to_string(&f) {
-                return Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect());
+            if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                let mut out: Vec<i32> = s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                for sub in subdirs(dir) {
+                    collect_pids(&sub, &mut out);
+                }
+                return Ok(out);
             }
         }
         Ok(Vec::new())
     }
 
-    /// Remove the directories (every process must be gone). Missing ones are fine.
+    /// Remove the directories, sub-cgroups first (rmdir of a cgroup that has children is
+    /// EBUSY); every process must be gone. Missing ones are fine.
     pub fn destroy(&self) -> Result<()> {
         for (_, dir) in &self.dirs {
-            match std::fs::remove_dir(dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).ctx_path("remove cgroup", dir),
-            }
+            remove_tree(dir)?;
         }
         Ok(())
+    }
+}
+
+/// The child cgroups of `dir` (its subdirectories).
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
+    if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    for sub in subdirs(dir) {
+        collect_pids(&sub, out);
+    }
+}
+
+fn remove_tree(dir: &Path) -> Result<()> {
+    for sub in subdirs(dir) {
+        remove_tree(&sub)?;
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).ctx_path("remove cgroup", dir),
     }
 }
 

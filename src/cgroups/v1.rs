@@ -3,7 +3,7 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::knob::{bad, knob, Knob, READ_BACK, RETRY_LATER};
+use super::knob::{bad, knob, Knob, READ_BACK, RETRY_LATER, SKIP_MISSING};
 use crate::error::Result;
 
 /// What the mapping needs to know about the live cgroup.
@@ -162,6 +162,9 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
     for h in r.hugepage_limits().iter().flatten() {
         let f = format!("hugetlb.{}.limit_in_bytes", h.page_size());
         k.push(knob("hugetlb", &f, h.limit().to_string()));
+        // The reservation limit too (kernels ≥ 5.7), as runc: same value, skipped if absent.
+        let f = format!("hugetlb.{}.rsvd.limit_in_bytes", h.page_size());
+        k.push(knob("hugetlb", &f, h.limit().to_string()).with(SKIP_MISSING));
     }
     if let Some(n) = r.network() {
         if let Some(c) = n.class_id() {
@@ -284,6 +287,7 @@ mod tests {
                 p("blkio.throttle.read_bps_device", "254:0 1048576"),
                 p("blkio.throttle.write_iops_device", "254:0 100"),
                 p("hugetlb.2MB.limit_in_bytes", "4194304"),
+                p("hugetlb.2MB.rsvd.limit_in_bytes", "4194304"),
                 p("net_cls.classid", "1048577"),
                 p("net_prio.ifpriomap", "eth0 5"),
                 p("rdma.max", "mlx4_0 hca_handle=2 hca_object=2000"),

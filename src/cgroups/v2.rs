@@ -51,6 +51,40 @@ pub fn swap_to_v2(swap: i64, memory: i64) -> Result<i64> {
     Ok(swap - memory)
 }
 
+/// `update` on v2: fill in what a partial update leaves out from the live files, as runc
+/// does from its saved config. Two v2 files combine two fields each: `cpu.max` (quota and
+/// period; a period alone would otherwise reset the quota to "max") and `memory.swap.max`
+/// (derived from swap − limit; a swap alone would otherwise be refused for lack of a limit).
+/// `read` gets a file of the container's v2 dir, `None` if it is missing.
+pub fn complete_update(r: &mut LinuxResources, read: impl Fn(&str) -> Option<String>) {
+    if let Some(mut cpu) = r.cpu().clone() {
+        let period_only = cpu.quota().unwrap_or(0) == 0 && cpu.period().unwrap_or(0) != 0;
+        if period_only {
+            let quota = read("cpu.max").and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|q| q.parse::<i64>().ok())
+            });
+            if let Some(q) = quota {
+                cpu.set_quota(Some(q));
+                r.set_cpu(Some(cpu));
+            }
+        }
+    }
+    if let Some(mut m) = *r.memory() {
+        if m.swap().unwrap_or(0) != 0 && m.limit().unwrap_or(0) == 0 {
+            let limit = read("memory.max").and_then(|s| match s.trim() {
+                "max" => Some(-1),
+                n => n.parse::<i64>().ok(),
+            });
+            if let Some(l) = limit {
+                m.set_limit(Some(l));
+                r.set_memory(Some(m));
+            }
+        }
+    }
+}
+
 /// "" (leave alone) for 0, "max" for -1, the number otherwise.
 fn num(v: i64) -> Option<String> {
     match v {
@@ -185,6 +219,9 @@ pub fn plan(r: &LinuxResources, env: Env) -> Result<Vec<Knob>> {
     for h in r.hugepage_limits().iter().flatten() {
         let f = format!("hugetlb.{}.max", h.page_size());
         k.push(knob("hugetlb", &f, h.limit().to_string()));
+        // The reservation limit too (kernels ≥ 5.7), as runc: same value, skipped if absent.
+        let f = format!("hugetlb.{}.rsvd.max", h.page_size());
+        k.push(knob("hugetlb", &f, h.limit().to_string()).with(SKIP_MISSING));
     }
     k.extend(super::v1::rdma(r));
     // Raw keys last, so they can override what the mapping above wrote (runc's order).
@@ -276,6 +313,7 @@ mod tests {
                 p("io.max", "8:0 rbps=10"),
                 p("io.max", "8:0 wiops=7"),
                 p("hugetlb.1GB.max", "0"),
+                p("hugetlb.1GB.rsvd.max", "0"),
                 p("cgroup.max.depth", "3"),
                 p("memory.high", "1000000"),
             ]
@@ -296,6 +334,59 @@ mod tests {
             ),
             [p("io.bfq.weight", "500"), p("io.bfq.weight", "8:0 20")]
         );
+    }
+
+    #[test]
+    fn partial_update_keeps_the_other_half() {
+        let live = |f: &str| match f {
+            "cpu.max" => Some("30000 60000\n".to_string()),
+            "memory.max" => Some("50331648\n".to_string()),
+            _ => None,
+        };
+        let mut r: LinuxResources =
+            serde_json::from_str(r#"{"cpu":{"period":40000},"memory":{"swap":83886080}}"#).unwrap();
+        complete_update(&mut r, live);
+        assert_eq!(
+            plan(&r, Env::default())
+                .unwrap()
+                .into_iter()
+                .map(|k| (k.file, k.value))
+                .collect::<Vec<_>>(),
+            [
+                p("memory.swap.max", "33554432"),
+                p("memory.max", "50331648"),
+                p("cpu.max", "30000 40000"),
+            ]
+        );
+        // Unlimited now: quota stays "max"; swap without any memory limit is refused as runc.
+        let unl = |f: &str| match f {
+            "cpu.max" => Some("max 100000".to_string()),
+            "memory.max" => Some("max".to_string()),
+            _ => None,
+        };
+        let mut r: LinuxResources =
+            serde_json::from_str(r#"{"cpu":{"period":40000},"memory":{"swap":83886080}}"#).unwrap();
+        complete_update(&mut r, unl);
+        assert!(plan(&r, Env::default()).is_err());
+        let mut r: LinuxResources = serde_json::from_str(r#"{"cpu":{"period":40000}}"#).unwrap();
+        complete_update(&mut r, unl);
+        assert_eq!(files_of(&r), [p("cpu.max", "max 40000")]);
+        // Both halves given, or a missing file (v1 host): untouched.
+        let mut r: LinuxResources =
+            serde_json::from_str(r#"{"cpu":{"quota":1000,"period":40000}}"#).unwrap();
+        complete_update(&mut r, live);
+        assert_eq!(files_of(&r), [p("cpu.max", "1000 40000")]);
+        let mut r: LinuxResources = serde_json::from_str(r#"{"cpu":{"period":40000}}"#).unwrap();
+        complete_update(&mut r, |_| None);
+        assert_eq!(files_of(&r), [p("cpu.max", "max 40000")]);
+    }
+
+    fn files_of(r: &LinuxResources) -> Vec<(String, String)> {
+        plan(r, Env::default())
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.file, k.value))
+            .collect()
     }
 
     #[test]

@@ -337,3 +337,8 @@ SCENARIOS = [
         forbid=Scenario.forbid + [r"memhog: survived"],
     ),
 ]
+
+# cgroup v2 with every controller (issue 7) lives in its own module.
+import cgroup_v2  # noqa: E402
+
+SCENARIOS += cgroup_v2.SCENARIOS
