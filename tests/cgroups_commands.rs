@@ -364,8 +364,8 @@ fn bpf_device_program_on_the_cgroup2_mount() {
     let unified = PathBuf::from("/sys/fs/cgroup/unified");
     let hs = reno::cgroups::hierarchies();
     if !hs.iter().any(|h| h.v2 && h.mount_point == unified) {
-        eprintln!(
-            "SKIP: bpf_device_program_on_the_cgroup2_mount: no cgroup2 at {}",
+        skip!(
+            "bpf_device_program_on_the_cgroup2_mount: no cgroup2 at {}",
             unified.display()
         );
         return;

@@ -14,9 +14,7 @@ fn v2_host(test: &str) -> bool {
     use reno::cgroups::{hierarchies, layout, Layout};
     let l = layout(&hierarchies());
     if l != Some(Layout::Unified) {
-        eprintln!(
-            "SKIP: {test}: needs a pure cgroup v2 host (layout here: {l:?}); run it in tests/vm"
-        );
+        skip!("{test}: needs a pure cgroup v2 host (layout here: {l:?}); run it in tests/vm");
         return false;
     }
     true

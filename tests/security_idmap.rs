@@ -62,10 +62,7 @@ fn idmap_unsupported(dir: &Path) -> Option<String> {
 macro_rules! require_idmap {
     ($dir:expr) => {
         if let Some(why) = idmap_unsupported($dir) {
-            eprintln!(
-                "SKIP: {}: idmapped mounts unavailable: {why}",
-                module_path!()
-            );
+            skip!("{}: idmapped mounts unavailable: {why}", module_path!());
             return;
         }
     };

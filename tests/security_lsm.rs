@@ -46,8 +46,8 @@ fn apparmor_profile() {
     let mut b = Bundle::new("apparmor");
     b.sh("cat /proc/self/attr/current");
     if !apparmor_on() {
-        eprintln!(
-            "SKIP: {}: AppArmor is not enabled on this host (no /sys/module/apparmor): \
+        skip!(
+            "{}: AppArmor is not enabled on this host (no /sys/module/apparmor): \
              checking that a profile is refused instead",
             module_path!()
         );
@@ -67,8 +67,8 @@ fn selinux_process_label() {
     let mut b = Bundle::new("selinux");
     b.sh("cat /proc/self/attr/current");
     if !selinux_on() {
-        eprintln!(
-            "SKIP: {}: SELinux is not enabled on this host (no /sys/fs/selinux): \
+        skip!(
+            "{}: SELinux is not enabled on this host (no /sys/fs/selinux): \
              checking that labels are refused instead",
             module_path!()
         );
