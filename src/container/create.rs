@@ -172,6 +172,7 @@ pub fn create_container(
         new_cgroupns,
         new_userns,
         new_mountns: clone_flags & linux::process::CLONE_NEWNS != 0,
+        new_netns: clone_flags & linux::process::CLONE_NEWNET != 0,
         sigmask: run_mask.unwrap_or(0),
         preserve_fds: o.preserve_fds,
         no_new_keyring: o.no_new_keyring,

@@ -37,6 +37,8 @@ pub struct InitCtx<'a> {
     /// The container has a mount namespace of its own (otherwise: chroot, host mounts
     /// untouched).
     pub new_mountns: bool,
+    /// A new network namespace (not one joined by path): its `lo` is brought up.
+    pub new_netns: bool,
     /// The caller's signal mask, restored before exec (`run` blocks signals to forward them).
     pub sigmask: linux::signal::SigMask,
     pub preserve_fds: u32,
@@ -145,6 +147,12 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     if ctx.new_cgroupns {
         // After the parent put us in our cgroup, so that it becomes our cgroup root.
         linux::process::unshare(linux::process::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
+    }
+
+    if ctx.new_netns {
+        // A new network namespace starts with `lo` down; runc (libcontainer's loopback
+        // strategy) brings it up, and pods and local services rely on 127.0.0.1 working.
+        linux::netif::set_up("lo").ctx("bring up lo in the new network namespace")?;
     }
 
     // Mounts.
