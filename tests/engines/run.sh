@@ -277,6 +277,50 @@ p_pod() {
     echo "$out"
 }
 
+# Resource flags read back from inside: podman asks the runtime for them in config.json
+# (cgroup v1 here: the container sees its own cgroup at /sys/fs/cgroup/<controller>).
+p_resources() {
+    p_run "$1" --memory 64m --pids-limit 100 --cpus 0.5 --cpu-shares 512 -- sh -c '
+        c=/sys/fs/cgroup
+        if [ -f $c/cgroup.controllers ]; then
+            echo $(cat $c/memory.max $c/pids.max $c/cpu.max) v2
+        else
+            echo $(cat $c/memory/memory.limit_in_bytes $c/pids/pids.max $c/cpu/cpu.cfs_quota_us $c/cpu/cpu.cfs_period_us $c/cpu/cpu.shares)
+        fi'
+}
+# The same limits as podman's own tools see them (stats reads the runtime-made cgroup).
+p_stats() {
+    local rt=$1 n=stats-$1 out=""
+    T pm "$rt" run -d --name "$n" --memory 64m --pids-limit 100 --cpus 0.5 localhost/bb sleep 1000 >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    out+="$(T pm "$rt" inspect -f '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}' "$n" 2>&1) "
+    out+="$(T pm "$rt" stats --no-stream --format '{{.MemUsage}} pids={{.PIDs}}' "$n" 2>&1 | sed 's/^.* \/ /limit=/')"
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+    echo "$out"
+}
+# podman update rewrites the limits of a running container through `runtime update`.
+p_update() {
+    local rt=$1 n=upd-$1 out=""
+    T pm "$rt" run -d --name "$n" --memory 64m localhost/bb sleep 1000 >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    T pm "$rt" update --memory 128m --cpu-shares 256 "$n" >/dev/null 2>&1; out+="update=$? "
+    out+="$(T pm "$rt" exec "$n" sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares' 2>&1)"
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+    echo "$out"
+}
+# --init: catatonit (Debian's, bind-mounted by podman) is PID 1, forwards the stop signal to
+# the program and exits with its code.
+p_init() {
+    local rt=$1 n=init-$1 out=""
+    out+="$(pm_out "$rt" run --rm --init localhost/bb sh -c 'cat /proc/1/comm; exit 5') "
+    T pm "$rt" run -d --init --name "$n" localhost/bb sh -c 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    sleep 0.5
+    T pm "$rt" stop -t 10 "$n" >/dev/null 2>&1; out+="stop=$? "
+    out+="wait=$(T pm "$rt" wait "$n" 2>&1) "
+    out+="$(T pm "$rt" logs "$n" 2>&1)"
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+    echo "$out"
+}
+p_loopback() { p_run "$1" -- sh -c 'ip link show lo | head -1 | grep -o "<[A-Z_,]*>"'; }
+
 podman_tests() {
     if ! command -v podman >/dev/null || ! command -v conmon >/dev/null; then
         skip "podman (all scenarios)" "podman/conmon not installed (tests/engines/install.sh)"
@@ -303,6 +347,15 @@ podman_tests() {
     run_both "podman rm -f running" '^rm-f=0 0$' p_rm_force_running
     run_both "podman missing program" '^rc=127$' p_failed_create
     run_both "podman pod (infra + 2 apps)" '^shared=yes host=pod-(reno|runc) pod-rm=0$' p_pod
+    run_both "podman --memory/--pids-limit/--cpus" '^67108864 100 50000 100000 512 rc=0$' p_resources
+    run_both "podman inspect/stats limits" '^67108864 100 500000000 limit=67.11MB pids=1$' p_stats
+    run_both "podman update --memory" '^update=0 134217728 256$' p_update
+    if [ -x /usr/libexec/podman/catatonit ]; then
+        run_both "podman --init (catatonit)" '^podman-init rc=5 stop=0 wait=7 got-term$' p_init
+    else
+        skip "podman --init (catatonit)" "catatonit not installed (tests/engines/install.sh)"
+    fi
+    run_both "podman netns: lo up" '^<LOOPBACK,UP,LOWER_UP> rc=0$' p_loopback
     if "$RENO" pause --help >/dev/null 2>&1; then
         run_both "podman pause/unpause" '^pause=0 paused state=paused unpause=0 running$' p_pause
     else
@@ -435,6 +488,47 @@ c_pause() {
     echo "$out"
 }
 
+# c_gone RUNTIME ID…: what a container left behind after its delete: its task, its state in
+# the runtime's root, its cgroup (ctr's cgroupsPath is /<namespace>/<id>), its processes.
+c_gone() {
+    local rt=$1 id left=""
+    shift
+    for id in "$@"; do
+        ctr_ "$rt" task ls -q 2>/dev/null | grep -qx "$id" && left+="task:$id "
+        [ -e "$WORK/ctrd/runc-$rt/reno-engines-$rt/$id" ] && left+="state:$id "
+        [ -d "/sys/fs/cgroup/pids/reno-engines-$rt/$id" ] && left+="cgroup:$id "
+    done
+    echo "left=${left:-none}"
+}
+# A pod as containerd's CRI builds one: a sandbox holding the namespaces, then two apps
+# joining its network, IPC and UTS namespaces by path; one serves on 127.0.0.1, the other
+# fetches from it; kill and delete in reverse order.
+c_pod() {
+    local rt=$1 sb=c-sb-$1 a=c-pa-$1 b=c-pb-$1 out="" pid sbns ns
+    T crun_ "$rt" -d localhost/bb:latest "$sb" /pause >/dev/null 2>&1 || { echo "sandbox failed"; return; }
+    pid=$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$sb" '$1==id {print $2}')
+    sbns=$(for n in net ipc uts; do readlink /proc/"$pid"/ns/$n; done 2>/dev/null | tr '\n' ' ')
+    ns="--with-ns network:/proc/$pid/ns/net --with-ns ipc:/proc/$pid/ns/ipc --with-ns uts:/proc/$pid/ns/uts"
+    # shellcheck disable=SC2086
+    T crun_ "$rt" -d $ns localhost/bb:latest "$a" sh -c 'mkdir -p /www && echo pod-ok >/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www' >/dev/null 2>&1 || out+="app-a-failed "
+    local nsa nsb
+    nsa=$(T ctr_ "$rt" task exec --exec-id ns "$a" sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done' 2>&1 | tr -d '\r' | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    nsb=$(T crun_ "$rt" --rm $ns localhost/bb:latest "$b" sh -c 'for n in net ipc uts; do readlink /proc/self/ns/$n; done; for i in $(seq 50); do wget -q -O - http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.1; done' 2>&1 | tr -d '\r' | tr '\n' ' ')
+    if [ -n "$pid" ] && [ "$nsa" = "$sbns" ] && [ "${nsb%pod-ok }" = "$sbns" ]; then out+="shared=yes "; else out+="shared=no($sbns|$nsa|$nsb) "; fi
+    case $nsb in *pod-ok*) out+="fetched=pod-ok " ;; *) out+="fetched=no " ;; esac
+    # Reverse order: the app, then the sandbox.
+    T ctr_ "$rt" task kill -s SIGKILL "$a" >/dev/null 2>&1
+    for _ in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$a .*STOPPED" && break; sleep 0.1; done
+    T ctr_ "$rt" task delete "$a" >/dev/null 2>&1; out+="del-a=$? "
+    T ctr_ "$rt" task kill -s SIGTERM "$sb" >/dev/null 2>&1
+    for _ in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$sb .*STOPPED" && break; sleep 0.1; done
+    T ctr_ "$rt" task delete "$sb" >/dev/null 2>&1; out+="del-sb=$? "
+    T ctr_ "$rt" containers delete "$a" "$sb" >/dev/null 2>&1
+    out+="$(c_gone "$rt" "$a" "$b" "$sb")"
+    echo "$out"
+}
+
 containerd_tests() {
     if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null || ! command -v umoci >/dev/null; then
         skip "containerd (all scenarios)" "containerd/ctr/umoci not installed (tests/engines/install.sh)"
@@ -450,6 +544,7 @@ containerd_tests() {
     run_both "ctr task kill TERM/delete" '^kill=0 STOPPED delete=0$' c_task_kill
     run_both "ctr run -t (script)" '/dev/pts/[0-9]+' c_tty
     run_both "ctr task exec -t (script)" '/dev/pts/[0-9]+' c_exec_tty
+    run_both "ctr pod (--with-ns net/ipc/uts)" '^shared=yes fetched=pod-ok del-a=0 del-sb=0 left=none$' c_pod
     if "$RENO" pause --help >/dev/null 2>&1; then
         run_both "ctr task pause/resume" '^pause=0 PAUSED resume=0 RUNNING$' c_pause
     else
