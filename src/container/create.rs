@@ -86,16 +86,22 @@ pub fn create_container(
             e
         }
     })?;
-    if spec
+    let terminal = spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
-        .unwrap_or(false)
-        && o.console_socket.is_none()
-    {
+        .unwrap_or(false);
+    if terminal && o.console_socket.is_none() {
         return Err(Error::invalid(
             "config",
             "process.terminal is true: a --console-socket is required (or set terminal to false)",
+        ));
+    }
+    if !terminal && o.console_socket.is_some() {
+        // runc refuses this too: the caller waits on a socket nobody will ever write to.
+        return Err(Error::invalid(
+            "--console-socket",
+            "cannot use console socket if runc will not allocate tty (process.terminal is false)",
         ));
     }
     let rootfs_raw = spec::rootfs(&spec, &bundle)?;
