@@ -8,7 +8,7 @@
 # containerd's root/state/sockets (its daemon is started here and stopped at the end).
 # Images are built locally from busybox-static (no registry, no network).
 #
-# usage: tests/engines/run.sh [--only podman|containerd] [RENO_BINARY]
+# usage: tests/engines/run.sh [--only podman|containerd|cli] [RENO_BINARY]
 #   needs root; tests/engines/install.sh installs the engines (Debian 12).
 # Last line: "N passed, N failed, N skipped".
 set -u
@@ -385,8 +385,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 EOF
     containerd --config "$c/config.toml" >"$c/containerd.log" 2>&1 &
     CTRD_PID=$!
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         [ -S "$c/containerd.sock" ] && ctr --address "$c/containerd.sock" version >/dev/null 2>&1 && break
         sleep 0.1
     done
@@ -432,8 +431,7 @@ c_task() {
     T ctr_ "$rt" task exec --exec-id e2 "$id" sh -c 'exit 3' >/dev/null 2>&1; out+="exec-rc=$? "
     T ctr_ "$rt" task exec --exec-id e3 -d "$id" sleep 500 >/dev/null 2>&1; out+="exec-d=$? "
     T ctr_ "$rt" task kill -a -s SIGKILL "$id" >/dev/null 2>&1; out+="kill-a=$? "
-    local i
-    for i in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
+    for _ in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
     out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}') "
     T ctr_ "$rt" task delete "$id" >/dev/null 2>&1; out+="delete=$? "
     T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1; out+="cdelete=$?"
@@ -445,8 +443,7 @@ c_task_kill() {
     T crun_ "$rt" -d localhost/bb:latest "$id" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 || { echo "run -d failed"; return; }
     sleep 0.3
     T ctr_ "$rt" task kill -s SIGTERM "$id" >/dev/null 2>&1; out+="kill=$? "
-    local i
-    for i in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
+    for _ in $(seq 50); do ctr_ "$rt" task ls 2>/dev/null | grep -q "^$id .*STOPPED" && break; sleep 0.1; done
     out+="$(ctr_ "$rt" task ls 2>/dev/null | awk -v id="$id" '$1==id {print $3}') "
     T ctr_ "$rt" task delete "$id" >/dev/null 2>&1; out+="delete=$?"
     T ctr_ "$rt" containers delete "$id" >/dev/null 2>&1
@@ -557,8 +554,206 @@ containerd_tests() {
     fi
 }
 
+# ============================ the runtime CLI, no engine ===================================
+# What a small agent or an engine sees of the runtime itself: the same bundles, `--root`,
+# `--log FILE --log-format json` (go-runc and conmon read the last error line from there).
+CLI=$WORK/cli
+# cli_bundle DIR TERMINAL SCRIPT: a bundle on the shared busybox rootfs running sh -c SCRIPT.
+cli_bundle() {
+    mkdir -p "$1"
+    [ -f "$CLI/spec.json" ] || { mkdir -p "$CLI/spec" && "$RUNC" spec --bundle "$CLI/spec" && mv "$CLI/spec/config.json" "$CLI/spec.json"; } || return 1
+    python3 - "$CLI/spec.json" "$1/config.json" "$WORK/img/rootfs" "$2" "$3" <<'PY'
+import json, sys
+src, dst, rootfs, term, script = sys.argv[1:]
+c = json.load(open(src))
+c["root"] = {"path": rootfs, "readonly": True}
+c["process"]["terminal"] = term == "true"
+c["process"]["args"] = ["sh", "-c", script]
+json.dump(c, open(dst, "w"), indent=1)
+PY
+}
+# What a failed or removed container left: its state dir, a cgroup named after it, a
+# process with its id in argv (a stray create/init child).
+cli_left() { # ROOT ID
+    local left=""
+    [ -e "$1/$2" ] && left+="state "
+    find /sys/fs/cgroup/pids /sys/fs/cgroup/memory /sys/fs/cgroup/freezer -maxdepth 4 -type d -name "$2" 2>/dev/null | grep -q . && left+="cgroup "
+    ps -eo args= | grep -v -e '^grep' | grep -qF -- "$2" && left+="process "
+    echo "left=${left:-none}"
+}
+# The last line of a --log file: "error" when it is a JSON error line with a message (the
+# msg is kept in FILE.msg for the table of messages).
+cli_logerr() {
+    local last
+    last=$(tail -n 1 "$1" 2>/dev/null)
+    case $last in
+        \{*'"level":"error"'*'"msg":"'[!\"]*\})
+            echo "log=error"
+            printf '%s\n' "$last" | sed 's/.*"msg":"\(\([^"\\]\|\\.\)*\)".*/\1/; s/\\"/"/g' >"$1.msg" ;;
+        *) echo "log=none" ;;
+    esac
+}
+
+cli_agent() {
+    local rt=$1 mode=${2:-} b=$CLI/agent-bundle-${2:-plain}
+    [ -f "$b/config.json" ] || cli_bundle "$b" "$([ "$mode" = tty ] && echo true || echo false)" \
+        'echo started; trap "echo got-term; exit 3" TERM; while :; do sleep 0.1; done' || { echo "bundle failed"; return; }
+    if [ "$mode" = tty ]; then
+        T sh "$HERE/agent.sh" --tty "$HERE/recvtty.py" "$WORK/rt/$rt/runc" "$CLI/$rt/agent-root" "$b" "agent-tty-$rt"
+    else
+        T sh "$HERE/agent.sh" "$WORK/rt/$rt/runc" "$CLI/$rt/agent-root" "$b" "agent-$rt"
+    fi
+    echo "exit=$? $(cli_left "$CLI/$rt/agent-root" "agent-$mode$rt")"
+}
+
+# cli_bad RUNTIME CASE: one bad input as an engine would send it. Prints the exit code, whether
+# the --log file's last line is a JSON error, and what was left behind after the engine's
+# own clean-up (none for a failed create; the intact first container for the others).
+cli_bad() {
+    local rt=$1 c=$2 bin=$WORK/rt/$1/runc root=$CLI/$1/root id=bad-$2-$1 log=$CLI/$1/$2.log rc extra=""
+    mkdir -p "$root"
+    local b=$CLI/bad-bundle b_tty=$CLI/bad-bundle-tty b_true=$CLI/bad-bundle-true
+    [ -f "$b/config.json" ] || cli_bundle "$b" false 'sleep 1000' || return
+    [ -f "$b_tty/config.json" ] || cli_bundle "$b_tty" true 'sleep 1000' || return
+    [ -f "$b_true/config.json" ] || cli_bundle "$b_true" false 'true' || return
+    rm -f "$log"
+    L() { T "$bin" --root "$root" --log "$log" --log-format json "$@" </dev/null >/dev/null 2>&1; }
+    case $c in
+        console-missing) L create --bundle "$b_tty" --console-socket "$CLI/no-such.sock" "$id"; rc=$? ;;
+        console-not-socket)
+            : >"$CLI/plain-file"
+            L create --bundle "$b_tty" --console-socket "$CLI/plain-file" "$id"; rc=$? ;;
+        console-refused)
+            # A socket file nobody listens on any more.
+            rm -f "$CLI/dead.sock"
+            python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$CLI/dead.sock"
+            L create --bundle "$b_tty" --console-socket "$CLI/dead.sock" "$id"; rc=$? ;;
+        console-none) L create --bundle "$b_tty" "$id"; rc=$? ;;
+        pid-file-dir-missing) L create --bundle "$b" --pid-file "$CLI/no-such-dir/pid" "$id"; rc=$? ;;
+        bundle-no-config)
+            mkdir -p "$CLI/empty-bundle"
+            L create --bundle "$CLI/empty-bundle" "$id"; rc=$? ;;
+        bundle-missing) L create --bundle "$CLI/no-such-bundle" "$id"; rc=$? ;;
+        duplicate-id)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L create --bundle "$b" "$id"; rc=$?
+            extra="first=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') " ;;
+        kill-stopped)
+            T "$bin" --root "$root" create --bundle "$b_true" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+            L kill "$id" 9; rc=$? ;;
+        delete-running)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            L delete "$id"; rc=$?
+            extra="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') " ;;
+        exec-stopped)
+            T "$bin" --root "$root" create --bundle "$b_true" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+            L exec "$id" true; rc=$? ;;
+        exec-missing) L exec "$id" true; rc=$? ;;
+        exec-bad-process)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            printf '{"args": ["true"], "cwd": ' >"$CLI/bad-process.json"
+            L exec --process "$CLI/bad-process.json" "$id"; rc=$?
+            extra="procs=$(T "$bin" --root "$root" ps "$id" 2>/dev/null | tail -n +2 | wc -l) " ;;
+        state-missing) L state "$id"; rc=$? ;;
+        kill-bad-signal)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L kill "$id" SIGNOPE; rc=$?
+            extra="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') " ;;
+        console-no-terminal)
+            # --console-socket for a process without a terminal.
+            rm -f "$CLI/live.sock"
+            python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(3)' "$CLI/live.sock" >/dev/null 2>&1 &
+            for _ in $(seq 30); do [ -S "$CLI/live.sock" ] && break; sleep 0.1; done
+            L create --bundle "$b" --console-socket "$CLI/live.sock" "$id"; rc=$? ;;
+        bad-id) id="../bad-id-$rt"; L create --bundle "$b" "$id"; rc=$?; id=bad-id-$rt ;;
+        pause-stopped)
+            T "$bin" --root "$root" create --bundle "$b_true" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+            L pause "$id"; rc=$? ;;
+        resume-running)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            L resume "$id"; rc=$?
+            extra="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') " ;;
+        delete-force-created)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L delete --force "$id"; rc=$?
+            extra="$(cli_left "$root" "$id" | sed 's/left=/at-once=/') " ;;
+        exec-tty-no-socket)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            L exec -d -t "$id" true; rc=$?
+            extra="procs=$(T "$bin" --root "$root" ps "$id" 2>/dev/null | tail -n +2 | wc -l) " ;;
+        exec-bad-cwd)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            L exec --cwd /no/such/dir "$id" true; rc=$?
+            extra="procs=$(T "$bin" --root "$root" ps "$id" 2>/dev/null | tail -n +2 | wc -l) " ;;
+        exec-missing-binary)
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            L exec -d "$id" /no/such/binary; rc=$?
+            extra="procs=$(T "$bin" --root "$root" ps "$id" 2>/dev/null | tail -n +2 | wc -l) " ;;
+        *) echo "unknown case $c"; return ;;
+    esac
+    local le before=""
+    le=$(cli_logerr "$log")
+    # A failed create must clean up by itself, before any engine does.
+    case $c in console-* | pid-file-* | bundle-*) before="$(cli_left "$root" "$id" | sed 's/left=/before-cleanup=/') " ;; esac
+    # The engine's clean-up, as podman and the containerd shim do after any failure.
+    T "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1
+    echo "rc=$rc $le ${extra}${before}$(cli_left "$root" "$id")"
+    [ -f "$log.msg" ] && printf '%-22s %s: %s\n' "$c" "$rt" "$(cat "$log.msg")" >>"$CLI/messages"
+}
+
+cli_tests() {
+    if ! command -v python3 >/dev/null; then
+        skip "runtime CLI (all scenarios)" "python3 missing (bundles and the console receiver)"
+        return
+    fi
+    mkdir -p "$CLI/reno" "$CLI/runc"
+    local agent_want='^create rc=0 state=created list=created pidfile=state-pid start rc=0 state=running list=running start-again rc=1 kill-term rc=0 state=stopped list=stopped kill-stopped rc=1 delete rc=0 state=none list=absent state-deleted rc=1 delete-again rc=1 delete-force-unknown rc=0'
+    run_both "sh agent: lifecycle" "$agent_want exit=0 left=none\$" cli_agent
+    run_both "sh agent: --console-socket" "$agent_want tty=started got-term exit=0 left=none\$" cli_agent tty
+    local c
+    for c in console-missing console-not-socket console-refused console-none pid-file-dir-missing \
+        bundle-no-config bundle-missing; do
+        run_both "bad: $c" '^rc=1 log=error before-cleanup=none left=none$' cli_bad "$c"
+    done
+    run_both "bad: state-missing" '^rc=1 log=error left=none$' cli_bad state-missing
+    # exec fails with 255, in runc as in reno (go-runc and conmon read the log, not the code).
+    run_both "bad: exec-missing" '^rc=255 log=error left=none$' cli_bad exec-missing
+    run_both "bad: duplicate-id" '^rc=1 log=error first=created left=none$' cli_bad duplicate-id
+    run_both "bad: kill-stopped" '^rc=1 log=error left=none$' cli_bad kill-stopped
+    run_both "bad: delete-running (no -f)" '^rc=1 log=error after=running left=none$' cli_bad delete-running
+    run_both "bad: exec-stopped" '^rc=255 log=error left=none$' cli_bad exec-stopped
+    run_both "bad: exec --process malformed" '^rc=255 log=error procs=1 left=none$' cli_bad exec-bad-process
+    run_both "bad: kill-bad-signal" '^rc=1 log=error after=created left=none$' cli_bad kill-bad-signal
+    run_both "bad: console-no-terminal" '^rc=1 log=error before-cleanup=none left=none$' cli_bad console-no-terminal
+    run_both "bad: bad-id (../x)" '^rc=1 log=error left=none$' cli_bad bad-id
+    run_both "bad: pause-stopped" '^rc=1 log=error left=none$' cli_bad pause-stopped
+    run_both "bad: resume-running" '^rc=1 log=error after=running left=none$' cli_bad resume-running
+    run_both "bad: delete --force created" '^rc=0 log=none at-once=none left=none$' cli_bad delete-force-created
+    for c in exec-tty-no-socket exec-bad-cwd exec-missing-binary; do
+        run_both "bad: $c" '^rc=255 log=error procs=1 left=none$' cli_bad "$c"
+    done
+    if [ -f "$CLI/messages" ]; then
+        say ""
+        say "error messages (the last --log line; go-runc and conmon show these):"
+        sort -s -k1,1 "$CLI/messages" >&2
+    fi
+}
+
 [ "$ONLY" = "" ] || [ "$ONLY" = podman ] && podman_tests
 [ "$ONLY" = "" ] || [ "$ONLY" = containerd ] && containerd_tests
+[ "$ONLY" = "" ] || [ "$ONLY" = cli ] && cli_tests
 
 printf '\n%-34s | %-22s | %-22s | %s\n' "scenario" "reno" "runc" "verdict"
 printf '%s\n' "-----------------------------------+------------------------+------------------------+--------"
