@@ -66,6 +66,7 @@ mkdir -p "$WORK/rt/reno" "$WORK/rt/runc"
 # (ctr silently drops --runc-binary with --uidmap, for one).
 for rt in reno runc; do
     bin=$RENO; [ $rt = runc ] && bin=$RUNC
+    : >"$WORK/rt/$rt/calls"
     printf '#!/bin/sh\necho "$1" >>%s/rt/%s/calls\nexec %s "$@"\n' "$WORK" "$rt" "$bin" >"$WORK/rt/$rt/runc"
 done
 chmod +x "$WORK/rt/reno/runc" "$WORK/rt/runc/runc"
@@ -838,6 +839,19 @@ cli_bad() {
             T "$bin" --root "$root" start "$id" >/dev/null 2>&1
             L exec -d "$id" /no/such/binary; rc=$?
             extra="procs=$(T "$bin" --root "$root" ps "$id" 2>/dev/null | tail -n +2 | wc -l) " ;;
+        delete-created)
+            # runc deletes a never-started container without --force (the containerd shim
+            # relies on it); the runtime-spec would have it refused.
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L delete "$id"; rc=$?
+            extra="$(cli_left "$root" "$id" | sed 's/left=/at-once=/') " ;;
+        kill-created)
+            # TERM stops a never-started container (runc's waiting init dies of it).
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L kill "$id" TERM; rc=$?
+            for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+            extra="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') "
+            T "$bin" --root "$root" kill "$id" KILL >/dev/null 2>&1; extra+="kill-again=$? " ;;
         *) echo "unknown case $c"; return ;;
     esac
     local le before=""
@@ -878,6 +892,8 @@ cli_tests() {
     run_both "bad: pause-stopped" '^rc=1 log=error left=none$' cli_bad pause-stopped
     run_both "bad: resume-running" '^rc=1 log=error after=running left=none$' cli_bad resume-running
     run_both "bad: delete --force created" '^rc=0 log=none at-once=none left=none$' cli_bad delete-force-created
+    run_both "created: delete (no -f)" '^rc=0 log=none at-once=none left=none$' cli_bad delete-created
+    run_both "created: kill TERM" '^rc=0 log=none after=stopped kill-again=1 left=none$' cli_bad kill-created
     for c in exec-tty-no-socket exec-bad-cwd exec-missing-binary; do
         run_both "bad: $c" '^rc=255 log=error procs=1 left=none$' cli_bad "$c"
     done
