@@ -19,15 +19,15 @@ RT=$1 ROOT=$2 BUNDLE=$3 ID=$4
 R() { "$RT" --root "$ROOT" "$@"; }
 ok=0
 
-# status_of: the "status" field of `state ID`, or "none" if the runtime doesn't know it.
+# status_of [ID]: the "status" field of `state ID`, or "none" if the runtime doesn't know it.
 status_of() {
-    R state "$ID" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | grep . || echo none
+    R state "${1:-$ID}" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | grep . || echo none
 }
-# wait_for STATUS: poll state every 0.1 s, at most 10 s; print what it became.
+# wait_for STATUS [ID]: poll state every 0.1 s, at most 10 s; print what it became.
 wait_for() {
     i=0
     while [ $i -lt 100 ]; do
-        s=$(status_of)
+        s=$(status_of "${2:-}")
         [ "$s" = "$1" ] && break
         sleep 0.1
         i=$((i + 1))
@@ -76,6 +76,20 @@ echo "state=$(status_of) list=$(listed)"
 R state "$ID" >/dev/null 2>&1; step state-deleted $?
 R delete "$ID" 2>/dev/null; step delete-again $?
 R delete --force "$ID" 2>/dev/null; step delete-force-unknown $?
+if [ -z "$TTY_RECV" ]; then
+    # `run` in the foreground, as a supervisor script keeps a service: the runtime forwards
+    # the TERM it gets to the container and exits with the container's code, then deletes it.
+    # (a simple command, not the R function: $! must be the runtime, not a subshell)
+    "$RT" --root "$ROOT" run --bundle "$BUNDLE" "$ID-fg" </dev/null >/dev/null 2>&1 &
+    RUN=$!
+    echo "run-fg state=$(wait_for running "$ID-fg")"
+    sleep 0.3
+    kill -TERM $RUN
+    wait $RUN; step run-fg-term-forwarded $?
+    s=$(status_of "$ID-fg")
+    echo "state=$s"
+    [ "$s" = none ] || { R delete --force "$ID-fg" >/dev/null 2>&1; ok=1; }
+fi
 if [ -n "$TTY_RECV" ]; then
     wait "$RECV"
     # What the program wrote went through the pty (\r\n line ends).

@@ -711,12 +711,12 @@ json.dump(c, open(dst, "w"), indent=1)
 PY
 }
 # What a failed or removed container left: its state dir, a cgroup named after it, a
-# process with its id in argv (a stray create/init child).
+# process with its id as a word of its argv (a stray create/init child, a `run`).
 cli_left() { # ROOT ID
     local left=""
     [ -e "$1/$2" ] && left+="state "
     find /sys/fs/cgroup/pids /sys/fs/cgroup/memory /sys/fs/cgroup/freezer -maxdepth 4 -type d -name "$2" 2>/dev/null | grep -q . && left+="cgroup "
-    ps -eo args= | grep -v -e '^grep' | grep -qF -- "$2" && left+="process "
+    ps -eo args= | grep -v -e '^grep' | grep -qE -- "(^| )$2( |\$)" && left+="process "
     echo "left=${left:-none}"
 }
 # The last line of a --log file: "error" when it is a JSON error line with a message (the
@@ -733,15 +733,17 @@ cli_logerr() {
 }
 
 cli_agent() {
-    local rt=$1 mode=${2:-} b=$CLI/agent-bundle-${2:-plain}
+    local rt=$1 mode=${2:-plain} b=$CLI/agent-bundle-${2:-plain} id rc
+    id=agent-$mode-$rt
     [ -f "$b/config.json" ] || cli_bundle "$b" "$([ "$mode" = tty ] && echo true || echo false)" \
         'echo started; trap "echo got-term; exit 3" TERM; while :; do sleep 0.1; done' || { echo "bundle failed"; return; }
     if [ "$mode" = tty ]; then
-        T sh "$HERE/agent.sh" --tty "$HERE/recvtty.py" "$WORK/rt/$rt/runc" "$CLI/$rt/agent-root" "$b" "agent-tty-$rt"
+        T sh "$HERE/agent.sh" --tty "$HERE/recvtty.py" "$WORK/rt/$rt/runc" "$CLI/$rt/agent-root" "$b" "$id"
     else
-        T sh "$HERE/agent.sh" "$WORK/rt/$rt/runc" "$CLI/$rt/agent-root" "$b" "agent-$rt"
+        T sh "$HERE/agent.sh" "$WORK/rt/$rt/runc" "$CLI/$rt/agent-root" "$b" "$id"
     fi
-    echo "exit=$? $(cli_left "$CLI/$rt/agent-root" "agent-$mode$rt")"
+    rc=$?
+    echo "exit=$rc $(cli_left "$CLI/$rt/agent-root" "$id")"
 }
 
 # cli_bad RUNTIME CASE: one bad input as an engine would send it. Prints the exit code, whether
@@ -871,7 +873,7 @@ cli_tests() {
     fi
     mkdir -p "$CLI/reno" "$CLI/runc"
     local agent_want='^create rc=0 state=created list=created pidfile=state-pid start rc=0 state=running list=running start-again rc=1 kill-term rc=0 state=stopped list=stopped kill-stopped rc=1 delete rc=0 state=none list=absent state-deleted rc=1 delete-again rc=1 delete-force-unknown rc=0'
-    run_both "sh agent: lifecycle" "$agent_want exit=0 left=none\$" cli_agent
+    run_both "sh agent: lifecycle, run" "$agent_want run-fg state=running run-fg-term-forwarded rc=3 state=none exit=0 left=none\$" cli_agent
     run_both "sh agent: --console-socket" "$agent_want tty=started got-term exit=0 left=none\$" cli_agent tty
     local c
     for c in console-missing console-not-socket console-refused console-none pid-file-dir-missing \
