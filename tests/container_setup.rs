@@ -60,6 +60,16 @@ fn new_network_namespace_has_lo_up() {
 }
 
 #[test]
+fn init_leads_its_own_session() {
+    require_root!();
+    // As runc's: the caller's terminal and process-group signals (conmon's --timeout kills
+    // the container's group) must not reach the caller's own group.
+    let mut b = Bundle::new("setsid");
+    b.sh("cut -d' ' -f1,5,6 /proc/1/stat");
+    assert_eq!(b.run_ok().trim(), "1 1 1");
+}
+
+#[test]
 fn time_namespace_offsets() {
     require_root!();
     let mut b = Bundle::new("timens");

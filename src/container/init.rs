@@ -101,6 +101,10 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     let spec = ctx.spec;
     let process = spec.process().as_ref();
     let linux_cfg = spec.linux().as_ref();
+    // A session (and process group) of its own, as runc's init has: the caller's terminal
+    // signals (^C to a shell's job) must not reach the container, and conmon's --timeout
+    // kills the container's process group, which would otherwise be conmon's own.
+    super::terminal::become_session_leader()?;
 
     // Join a user namespace first: it owns the others we join.
     let mut joins: Vec<&(LinuxNamespaceType, PathBuf)> = ctx.joins.iter().collect();
