@@ -396,6 +396,17 @@ p_health() {
     T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
     echo "$out"
 }
+p_rootfs() { pm_out "$1" run --rm --rootfs "$WORK/img/rootfs" echo hi; }
+p_stopsig() {
+    local rt=$1 n=ss-$1 out=""
+    T pm "$rt" run -d --stop-signal USR1 --name "$n" localhost/bb sh -c 'trap "echo got-usr1; exit 4" USR1; while :; do sleep 0.1; done' >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    sleep 0.5
+    T pm "$rt" stop -t 5 "$n" >/dev/null 2>&1; out+="stop=$? "
+    out+="$(T pm "$rt" inspect -f '{{.State.ExitCode}}' "$n" 2>&1) $(T pm "$rt" logs "$n" 2>&1)"
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+    echo "$out"
+}
+p_timeout() { T pm "$1" run --rm --timeout 2 localhost/bb sleep 30 >/dev/null 2>&1; echo "rc=$?"; }
 p_loopback() { p_run "$1" -- sh -c 'ip link show lo | head -1 | grep -o "<[A-Z_,]*>"'; }
 
 podman_tests() {
@@ -442,6 +453,13 @@ podman_tests() {
     run_both "podman restart" '^restart=0 running exec=0$' p_restart
     run_both "podman OOM kill" '^rc=137 (true|false) 137$' p_oom
     run_both "podman healthcheck" '^before=1 after=0$' p_health
+    # A plain directory as the root (not a mount point: the pivot_root path differs).
+    run_both "podman --rootfs DIR" '^hi rc=0$' p_rootfs
+    SAME=1 run_both "podman --pid/--ipc/--uts host" '^[^ ]+ procs ipc:\[[0-9]+\] rc=0$' p_run --pid host --ipc host --uts host -- sh -c 'hostname; test -d /proc/$PPID && echo procs; readlink /proc/self/ns/ipc'
+    run_both "podman --group-add/--umask" '^0 1234 0077 rc=0$' p_run --group-add 1234 --umask 0077 -- sh -c 'id -G; umask'
+    run_both "podman --stop-signal USR1" '^stop=0 4 got-usr1$' p_stopsig
+    # conmon kills the container's process group at the timeout: it must not be conmon's.
+    run_both "podman --timeout" '^rc=255$' p_timeout
     run_both "podman netns: lo up" '^<LOOPBACK,UP,LOWER_UP> rc=0$' p_loopback
     if "$RENO" pause --help >/dev/null 2>&1; then
         run_both "podman pause/unpause" '^pause=0 paused state=paused unpause=0 running$' p_pause
