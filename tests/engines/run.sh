@@ -3,6 +3,9 @@
 # containerd-shim-runc-v2). Every scenario runs against reno AND runc in the same run, each
 # behind a wrapper named `runc` (podman passes --log-format/--log only to runtimes with that
 # name); a scenario passes when reno gives what runc gives (and what is expected).
+# Three groups: podman, containerd (ctr, incl. a pod joined with --with-ns), and cli: the
+# runtime driven directly, by a POSIX sh agent (agent.sh) and with the bad inputs engines
+# send, comparing exit codes, the JSON error line in --log and what is left behind.
 #
 # Everything is private and under one temp dir: podman's root/runroot/containers.conf/storage,
 # containerd's root/state/sockets (its daemon is started here and stopped at the end).
