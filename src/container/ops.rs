@@ -41,9 +41,14 @@ pub fn start(g: &Globals, id: &str) -> Result<()> {
                 "cannot start a container that has stopped".into(),
             ))
         }
-        Status::Running | Status::Paused => {
+        Status::Running => {
             return Err(wrong_state(
                 "cannot start an already running container".into(),
+            ))
+        }
+        Status::Paused => {
+            return Err(wrong_state(
+                "cannot start a container in the paused state".into(),
             ))
         }
         Status::Creating => {
