@@ -41,6 +41,9 @@ if [ -z "$BUSYBOX" ] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q static; then
 fi
 
 WORK=$(mktemp -d /tmp/reno-engines.XXXXXX)
+# conmon writes an "oom" file into its working directory when a container is OOM-killed:
+# keep that out of the caller's (the repository's) directory.
+cd "$WORK" || exit 1
 CTRD_PID=""
 cleanup() {
     # Containers first (by the engines themselves), then the daemon we started, then files.
@@ -875,6 +878,40 @@ cli_bad() {
             for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
             extra="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') "
             T "$bin" --root "$root" kill "$id" KILL >/dev/null 2>&1; extra+="kill-again=$? " ;;
+        paused-*)
+            # A paused container, then the call named after "paused-".
+            T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            T "$bin" --root "$root" pause "$id" >/dev/null 2>&1
+            case ${c#paused-} in
+                exec) L exec "$id" true; rc=$? ;;
+                delete) L delete "$id"; rc=$? ;;
+                delete-force) L delete --force "$id"; rc=$?
+                    extra="$(cli_left "$root" "$id" | sed 's/left=/at-once=/') " ;;
+                pause) L pause "$id"; rc=$? ;;
+                kill-term) L kill "$id" TERM; rc=$? ;;
+                kill-all-kill) L kill --all "$id" KILL; rc=$?
+                    sleep 0.5 ;;
+                start) L start "$id"; rc=$? ;;
+            esac
+            extra+="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') " ;;
+        created-pause) T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L pause "$id"; rc=$?
+            extra="after=$(T "$bin" --root "$root" state "$id" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p') " ;;
+        created-exec) T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            L exec "$id" true; rc=$? ;;
+        created-ps) T "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+            extra="ps=$(T "$bin" --root "$root" ps --format json "$id" 2>/dev/null | tr -d '0-9') "
+            L ps "$id"; rc=$? ;;
+        stopped-ps) T "$bin" --root "$root" create --bundle "$b_true" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+            extra="ps=$(T "$bin" --root "$root" ps --format json "$id" 2>/dev/null) "
+            L ps "$id"; rc=$? ;;
+        stopped-start) T "$bin" --root "$root" create --bundle "$b_true" "$id" </dev/null >/dev/null 2>&1
+            T "$bin" --root "$root" start "$id" >/dev/null 2>&1
+            for _ in $(seq 50); do T "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"stopped"' && break; sleep 0.1; done
+            L start "$id"; rc=$? ;;
         *) echo "unknown case $c"; return ;;
     esac
     local le before=""
@@ -920,6 +957,20 @@ cli_tests() {
     for c in exec-tty-no-socket exec-bad-cwd exec-missing-binary; do
         run_both "bad: $c" '^rc=255 log=error procs=1 left=none$' cli_bad "$c"
     done
+    # The state machine at its edges: paused, created, stopped.
+    local c want
+    for c in paused-exec:255:error:paused paused-delete:1:error:paused paused-pause:1:error:paused \
+        paused-start:1:error:paused paused-kill-term:0:none:paused paused-kill-all-kill:0:none:stopped \
+        created-pause:0:none:paused; do
+        IFS=: read -r c rc want after <<<"$c"
+        run_both "state: $c" "^rc=$rc log=$want after=$after left=none\$" cli_bad "$c"
+    done
+    run_both "state: paused-delete-force" '^rc=0 log=none at-once=none after= left=none$' cli_bad paused-delete-force
+    run_both "state: created-exec" '^rc=0 log=none left=none$' cli_bad created-exec
+    run_both "state: created-ps" '^rc=0 log=none ps=\[\] left=none$' cli_bad created-ps
+    # An empty list is [] from reno and null from runc (both decode to no pids in Go).
+    run_both "state: stopped-ps" '^rc=0 log=none ps=(\[\]|null) left=none$' cli_bad stopped-ps
+    run_both "state: stopped-start" '^rc=1 log=error left=none$' cli_bad stopped-start
     if [ -f "$CLI/messages" ]; then
         say ""
         say "error messages (the last --log line; go-runc and conmon show these):"
