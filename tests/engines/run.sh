@@ -412,6 +412,27 @@ p_stopsig() {
     T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
     echo "$out"
 }
+p_initstop() {
+    local rt=$1 n=is-$1 out="" t0
+    T pm "$rt" create --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1 || { echo "create failed"; return; }
+    T pm "$rt" init "$n" >/dev/null 2>&1; out+="init=$? "
+    out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1) "
+    t0=$(date +%s)
+    T pm "$rt" stop -t 8 "$n" >/dev/null 2>&1; out+="stop=$? took=$(($(date +%s) - t0)) "
+    out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1) "
+    T pm "$rt" start "$n" >/dev/null 2>&1; out+="start=$? "
+    out+="$(T pm "$rt" inspect -f '{{.State.Status}}' "$n" 2>&1) "
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1; out+="rm=$?"
+    echo "$out"
+}
+# Extra fds from podman's caller, through conmon and the runtime's --preserve-fds.
+p_preserve() { pm_out "$1" run --rm --preserve-fds 1 localhost/bb sh -c 'cat <&3' 3<"$WORK/img/rootfs/etc/group"; }
+p_execpreserve() {
+    local rt=$1 n=ep-$1
+    T pm "$rt" run -d --name "$n" localhost/bb sleep 1000 >/dev/null 2>&1 || { echo "run -d failed"; return; }
+    T pm "$rt" exec --preserve-fds 1 "$n" sh -c 'cat <&3' 3<"$WORK/img/rootfs/etc/group" 2>&1
+    T pm "$rt" rm -f -t 0 "$n" >/dev/null 2>&1
+}
 p_timeout() { T pm "$1" run --rm --timeout 2 localhost/bb sleep 30 >/dev/null 2>&1; echo "rc=$?"; }
 p_loopback() { p_run "$1" -- sh -c 'ip link show lo | head -1 | grep -o "<[A-Z_,]*>"'; }
 
@@ -464,6 +485,10 @@ podman_tests() {
     SAME=1 run_both "podman --pid/--ipc/--uts host" '^[^ ]+ procs ipc:\[[0-9]+\] rc=0$' p_run --pid host --ipc host --uts host -- sh -c 'hostname; test -d /proc/$PPID && echo procs; readlink /proc/self/ns/ipc'
     run_both "podman --group-add/--umask" '^0 1234 0077 rc=0$' p_run --group-add 1234 --umask 0077 -- sh -c 'id -G; umask'
     run_both "podman --stop-signal USR1" '^stop=0 4 got-usr1$' p_stopsig
+    # podman init makes a created container; stop sends TERM to it (then KILL after -t).
+    run_both "podman init/stop/start (created)" '^init=0 initialized stop=0 took=[0-4] exited start=0 running rm=0$' p_initstop
+    run_both "podman run --preserve-fds" '^root:x:0: nogroup:x:65534: rc=0$' p_preserve
+    run_both "podman exec --preserve-fds" '^root:x:0: nogroup:x:65534:$' p_execpreserve
     # conmon kills the container's process group at the timeout: it must not be conmon's.
     run_both "podman --timeout" '^rc=255$' p_timeout
     run_both "podman netns: lo up" '^<LOOPBACK,UP,LOWER_UP> rc=0$' p_loopback
