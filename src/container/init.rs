@@ -471,6 +471,14 @@ pub(crate) fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CStri
         let p = PathBuf::from(arg0);
         rustix::fs::access(&p, rustix::fs::Access::EXISTS)
             .map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
+        // A directory or a file without x: EACCES now, as runc's LookPath, so the error
+        // comes from `create` (podman maps "permission denied" to 126), not the exec.
+        if !is_executable(&p) {
+            return Err(Error::sys(
+                format!("exec: {arg0:?}"),
+                rustix::io::Errno::ACCESS,
+            ));
+        }
         p
     } else {
         path_var
