@@ -291,6 +291,13 @@ p_failed_create() {
     T pm "$1" run --rm localhost/bb /no/such/program >/dev/null 2>&1; echo "rc=$?"
 }
 
+p_noexec() {
+    local a b
+    T pm "$1" run --rm localhost/bb /etc/passwd >/dev/null 2>&1; a=$?
+    T pm "$1" run --rm localhost/bb /tmp >/dev/null 2>&1; b=$?
+    echo "rc=$a rc=$b"
+}
+
 p_pod() {
     # A sandbox (infra) and two app containers joining its net/ipc/uts namespaces by path.
     local rt=$1 pod=pod-$1 out=""
@@ -461,6 +468,8 @@ podman_tests() {
     run_both "podman kill -s USR1" '^9 got-usr1$' p_kill_signal
     run_both "podman rm -f running" '^rm-f=0 0$' p_rm_force_running
     run_both "podman missing program" '^rc=127$' p_failed_create
+    # Not executable / a directory: "permission denied" from create, which podman maps to 126.
+    run_both "podman non-executable program" '^rc=126 rc=126$' p_noexec
     run_both "podman pod (infra + 2 apps)" '^shared=yes host=pod-(reno|runc) pod-rm=0$' p_pod
     run_both "podman --memory/--pids-limit/--cpus" '^67108864 100 50000 100000 512 rc=0$' p_resources
     run_both "podman inspect/stats limits" '^67108864 100 500000000 limit=67.11MB pids=1$' p_stats
