@@ -156,7 +156,11 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     if ctx.new_netns {
         // A new network namespace starts with `lo` down; runc (libcontainer's loopback
         // strategy) brings it up, and pods and local services rely on 127.0.0.1 working.
-        linux::netif::set_up("lo").ctx("bring up lo in the new network namespace")?;
+        match linux::netif::set_up("lo") {
+            // A kernel without IPv4 (a tiny board's) has no socket to ask with; nothing to do.
+            Ok(()) | Err(rustix::io::Errno::AFNOSUPPORT) => {}
+            Err(e) => return Err(Error::sys("bring up lo in the new network namespace", e)),
+        }
     }
 
     // Mounts.
