@@ -60,6 +60,9 @@ cleanup() {
         kill -KILL "$CTRD_PID" 2>/dev/null
         wait "$CTRD_PID" 2>/dev/null
     fi
+    # ctr's cgroupsPath is /<namespace>/<id>: the runtimes leave the (empty) namespace
+    # parents behind; rmdir takes only empty ones.
+    find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -depth -type d -name 'reno-engines-*' -exec rmdir {} + 2>/dev/null
     # Leftover overlay mounts of podman/containerd under WORK.
     grep " $WORK" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
