@@ -96,6 +96,35 @@ fn pause_freezes_and_resume_continues() {
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
 
+/// A created container can be paused; like runc, it then reads "paused" (not "created"),
+/// start is refused until it is resumed, and resume gives back a startable container.
+#[test]
+fn pause_a_created_container() {
+    require_root!();
+    if !v1_host("pause_a_created_container") {
+        return;
+    }
+    let mut b = Bundle::new("pausecreated");
+    b.args(&["true"]);
+    assert!(b.create().status.success());
+    let out = b.reno(&["pause", &b.id]);
+    assert!(out.status.success(), "pause: {}", stderr(&out));
+    assert_eq!(b.status(), "paused");
+    let out = b.reno(&["start", &b.id]);
+    assert!(
+        stderr(&out).contains("cannot start a container in the paused state"),
+        "{}",
+        stderr(&out)
+    );
+    let out = b.reno(&["resume", &b.id]);
+    assert!(out.status.success(), "resume: {}", stderr(&out));
+    assert_eq!(b.status(), "created");
+    assert!(b.reno(&["start", &b.id]).status.success());
+    wait_until("stop", || b.status() == "stopped");
+    assert!(b.reno(&["delete", &b.id]).status.success());
+    b.assert_no_leftovers();
+}
+
 #[test]
 fn pause_a_stopped_container_is_refused() {
     require_root!();

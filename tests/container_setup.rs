@@ -44,6 +44,32 @@ fn joins_an_existing_namespace_by_path() {
 }
 
 #[test]
+fn new_network_namespace_has_lo_up() {
+    require_root!();
+    // runc brings lo up in a network namespace it creates; services on 127.0.0.1 need it.
+    let mut b = Bundle::new("netlo");
+    b.sh("cat /sys/class/net/lo/flags");
+    let flags = b.run_ok();
+    let v = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("lo flags");
+    assert_eq!(
+        v & 0x1,
+        0x1,
+        "lo is down in the new netns: flags {}",
+        flags.trim()
+    );
+}
+
+#[test]
+fn init_leads_its_own_session() {
+    require_root!();
+    // As runc's: the caller's terminal and process-group signals (conmon's --timeout kills
+    // the container's group) must not reach the caller's own group.
+    let mut b = Bundle::new("setsid");
+    b.sh("cut -d' ' -f1,5,6 /proc/1/stat");
+    assert_eq!(b.run_ok().trim(), "1 1 1");
+}
+
+#[test]
 fn time_namespace_offsets() {
     require_root!();
     let mut b = Bundle::new("timens");

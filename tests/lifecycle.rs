@@ -135,16 +135,50 @@ fn delete_force_running_and_created() {
         assert!(b.create().status.success());
         if start {
             assert!(b.reno(&["start", &b.id]).status.success());
-        } else {
-            let out = b.reno(&["delete", &b.id]);
-            assert!(
-                stderr(&out).contains("is not stopped: created"),
-                "{}",
-                stderr(&out)
-            );
         }
         let out = b.reno(&["delete", "--force", &b.id]);
         assert!(out.status.success(), "{}", stderr(&out));
+        b.assert_no_leftovers();
+    }
+}
+
+/// A created (never started) container is deleted without --force, as runc does: the
+/// containerd shim deletes created tasks with a plain `delete`.
+#[test]
+fn delete_created_without_force() {
+    require_root!();
+    let mut b = Bundle::new("delcreated");
+    b.args(&["sleep", "1000"]);
+    assert!(b.create().status.success());
+    let out = b.reno(&["delete", &b.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.assert_no_leftovers();
+}
+
+/// TERM (or HUP, INT, QUIT) to a created container stops it, as it stops runc's waiting
+/// init; a second kill then finds it not running.
+#[test]
+fn kill_term_stops_a_created_container() {
+    require_root!();
+    for sig in ["TERM", "INT"] {
+        let mut b = Bundle::new("killcreated");
+        b.args(&["sleep", "1000"]);
+        assert!(b.create().status.success());
+        let out = b.reno(&["kill", &b.id, sig]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut status = String::new();
+        for _ in 0..50 {
+            let st = b.reno(&["state", &b.id]);
+            status = String::from_utf8_lossy(&st.stdout).into_owned();
+            if status.contains("\"stopped\"") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(status.contains("\"stopped\""), "{sig}: {status}");
+        let out = b.reno(&["kill", &b.id, "KILL"]);
+        assert_eq!(out.status.code(), Some(1), "{sig}: {}", stderr(&out));
+        assert!(b.reno(&["delete", &b.id]).status.success());
         b.assert_no_leftovers();
     }
 }

@@ -44,6 +44,12 @@ fn config_cases() -> Vec<(&'static str, Edit)> {
         ("process.args[0] not in rootfs", |c| {
             c["process"]["args"] = json!(["/no/such/program"])
         }),
+        ("process.args[0] not executable", |c| {
+            c["process"]["args"] = json!(["/etc/passwd"])
+        }),
+        ("process.args[0] a directory", |c| {
+            c["process"]["args"] = json!(["/etc"])
+        }),
         ("process.cwd relative", |c| {
             c["process"]["cwd"] = json!("tmp")
         }),

@@ -101,6 +101,28 @@ fn create_or_detached_run_without_socket_is_refused() {
     b.assert_no_leftovers();
 }
 
+/// A console socket for a process without a terminal: refused as runc does (the caller would
+/// wait for a master that never comes), nothing left behind.
+#[test]
+fn console_socket_without_terminal_is_refused() {
+    require_root!();
+    let mut b = Bundle::new("ttynoterm");
+    b.args(&["true"]);
+    b.write_config();
+    let (_l, sock) = listen(&b, "console.sock");
+    let bundle = b.dir.to_string_lossy().into_owned();
+    for cmd in ["create", "run"] {
+        let out = b.reno(&[cmd, "--console-socket", &sock, "--bundle", &bundle, &b.id]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot use console socket"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
+        b.assert_no_leftovers();
+    }
+}
+
 /// Foreground run with a terminal and stdin that is not a tty: at its EOF the process gets
 /// EOF too (^D into the pty), so `reno run < /dev/null` of a shell ends instead of hanging.
 #[test]

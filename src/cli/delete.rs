@@ -4,7 +4,8 @@ use crate::error::Result;
 
 const USAGE: &str = "\
 usage: reno delete [-f] ID
-  delete a stopped container: its cgroup, its state, then poststop hooks
+  delete a stopped (or created, never started) container: its cgroup, its state, then
+  poststop hooks
   -f, --force   kill it first if it is still running (an unknown ID is not an error)
 ";
 

@@ -39,7 +39,7 @@ Commands:
   run       create and start a container (foreground unless --detach)
   state     print a container's state as JSON
   kill      send a signal to a container's init (default SIGTERM)
-  delete    delete a stopped container (--force: any container)
+  delete    delete a stopped or created container (--force: any container)
   exec      run a new process in a running container
   list      list containers
   ps        list the processes of a container

@@ -18,8 +18,6 @@ fn resume(g: &Globals, id: &str) -> Result<()> {
     let cg = crate::container::ops::cgroup_of(&saved)?;
     match state::status(&state::dir(&g.root, id), &saved) {
         Status::Paused => cg.set_frozen(false),
-        // A created container can be paused too; its status still reads "created".
-        Status::Created if cg.is_frozen() => cg.set_frozen(false),
         Status::Stopped => Err(Error::new(Kind::NotRunning, "container not running")),
         _ => Err(Error::new(Kind::WrongState, "container not paused")),
     }

@@ -86,19 +86,25 @@ pub fn create_container(
             e
         }
     })?;
-    if spec
+    let terminal = spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
-        .unwrap_or(false)
-        && o.console_socket.is_none()
-    {
+        .unwrap_or(false);
+    if terminal && o.console_socket.is_none() {
         return Err(Error::invalid(
             "config",
             "process.terminal is true: a --console-socket is required (or set terminal to false)",
         ));
     }
     super::userns::validate_maps(&spec)?;
+    if !terminal && o.console_socket.is_some() {
+        // runc refuses this too: the caller waits on a socket nobody will ever write to.
+        return Err(Error::invalid(
+            "--console-socket",
+            "cannot use console socket if runc will not allocate tty (process.terminal is false)",
+        ));
+    }
     let rootfs_raw = spec::rootfs(&spec, &bundle)?;
     let rootfs = std::fs::canonicalize(&rootfs_raw).ctx_path("open rootfs", &rootfs_raw)?;
     let linux_cfg = spec.linux().as_ref();
@@ -171,6 +177,7 @@ pub fn create_container(
         new_cgroupns,
         new_userns,
         new_mountns: clone_flags & linux::process::CLONE_NEWNS != 0,
+        new_netns: clone_flags & linux::process::CLONE_NEWNET != 0,
         sigmask: run_mask.unwrap_or(0),
         preserve_fds: o.preserve_fds,
         no_new_keyring: o.no_new_keyring,

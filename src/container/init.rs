@@ -37,6 +37,8 @@ pub struct InitCtx<'a> {
     /// The container has a mount namespace of its own (otherwise: chroot, host mounts
     /// untouched).
     pub new_mountns: bool,
+    /// A new network namespace (not one joined by path): its `lo` is brought up.
+    pub new_netns: bool,
     /// The caller's signal mask, restored before exec (`run` blocks signals to forward them).
     pub sigmask: linux::signal::SigMask,
     pub preserve_fds: u32,
@@ -117,6 +119,10 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     let spec = ctx.spec;
     let process = spec.process().as_ref();
     let linux_cfg = spec.linux().as_ref();
+    // A session (and process group) of its own, as runc's init has: the caller's terminal
+    // signals (^C to a shell's job) must not reach the container, and conmon's --timeout
+    // kills the container's process group, which would otherwise be conmon's own.
+    super::terminal::become_session_leader()?;
 
     // Join a user namespace first: it owns the others we join.
     let mut joins: Vec<&(LinuxNamespaceType, PathBuf)> = ctx.joins.iter().collect();
@@ -173,6 +179,16 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     if ctx.new_cgroupns {
         // After the parent put us in our cgroup, so that it becomes our cgroup root.
         linux::process::unshare(linux::process::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
+    }
+
+    if ctx.new_netns {
+        // A new network namespace starts with `lo` down; runc (libcontainer's loopback
+        // strategy) brings it up, and pods and local services rely on 127.0.0.1 working.
+        match linux::netif::set_up("lo") {
+            // A kernel without IPv4 (a tiny board's) has no socket to ask with; nothing to do.
+            Ok(()) | Err(rustix::io::Errno::AFNOSUPPORT) => {}
+            Err(e) => return Err(Error::sys("bring up lo in the new network namespace", e)),
+        }
     }
 
     // Mounts.
@@ -512,6 +528,14 @@ pub(crate) fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CStri
         let p = PathBuf::from(arg0);
         rustix::fs::access(&p, rustix::fs::Access::EXISTS)
             .map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
+        // A directory or a file without x: EACCES now, as runc's LookPath, so the error
+        // comes from `create` (podman maps "permission denied" to 126), not the exec.
+        if !is_executable(&p) {
+            return Err(Error::sys(
+                format!("exec: {arg0:?}"),
+                rustix::io::Errno::ACCESS,
+            ));
+        }
         p
     } else {
         path_var

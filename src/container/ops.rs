@@ -41,9 +41,14 @@ pub fn start(g: &Globals, id: &str) -> Result<()> {
                 "cannot start a container that has stopped".into(),
             ))
         }
-        Status::Running | Status::Paused => {
+        Status::Running => {
             return Err(wrong_state(
                 "cannot start an already running container".into(),
+            ))
+        }
+        Status::Paused => {
+            return Err(wrong_state(
+                "cannot start a container in the paused state".into(),
             ))
         }
         Status::Creating => {
@@ -123,12 +128,26 @@ fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
 pub fn kill(g: &Globals, id: &str, sig: i32, all: bool) -> Result<()> {
     let (_lock, saved) = state::open(&g.root, id)?;
     let dir = state::dir(&g.root, id);
-    match state::status(&dir, &saved) {
-        Status::Stopped | Status::Creating => {
-            return Err(Error::new(Kind::NotRunning, "container not running"))
-        }
-        _ => {}
+    let status = state::status(&dir, &saved);
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::new(Kind::NotRunning, "container not running"));
     }
+    // A created container's init is still reno, waiting for `start`. runc's (Go) init dies
+    // of HUP, INT, QUIT and TERM, and engines stop a never-started container with them;
+    // ours, pid 1 of its namespace without handlers, would ignore them: kill it instead.
+    let sig = if status == Status::Created
+        && [
+            signal::SIGHUP,
+            signal::SIGINT,
+            signal::SIGQUIT,
+            signal::SIGTERM,
+        ]
+        .contains(&sig)
+    {
+        signal::SIGKILL
+    } else {
+        sig
+    };
     // Without a cgroup (rootless) there is no list of the container's processes: the
     // init alone (its pid namespace takes the rest with it). Never the root cgroup's.
     if all && !saved.cgroup.is_empty() {
@@ -171,7 +190,9 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<()> {
     };
     let status = state::status(&dir, &saved);
     if status != Status::Stopped {
-        if !force {
+        // runc deletes a created (never started) container without --force too, and the
+        // containerd shim relies on it: its delete of a created task passes no --force.
+        if !force && status != Status::Created {
             return Err(wrong_state(format!(
                 "cannot delete container {id} that is not stopped: {}",
                 status.as_str()

@@ -268,11 +268,12 @@ pub fn status(dir: &Path, s: &Saved) -> Status {
     if !linux::process::is_alive(s.pid, s.start_time) {
         return Status::Stopped;
     }
-    if dir.join(FIFO).exists() {
-        return Status::Created;
-    }
+    // Frozen first, as runc: a created container can be paused too, and then reads "paused".
     if crate::cgroups::Cgroup::open(&s.cgroup).is_frozen() {
         return Status::Paused;
+    }
+    if dir.join(FIFO).exists() {
+        return Status::Created;
     }
     Status::Running
 }

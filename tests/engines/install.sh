@@ -3,7 +3,7 @@
 # and the image tools. Root; idempotent.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
-pkgs="podman conmon containerd runc umoci skopeo busybox-static bsdutils uidmap"
+pkgs="podman conmon containerd runc umoci skopeo busybox-static bsdutils uidmap catatonit"
 if ! apt-get install -y --no-install-recommends $pkgs; then
     apt-get update
     apt-get install -y --no-install-recommends $pkgs
