@@ -237,7 +237,7 @@ fn apply_after(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> std::result:
 /// container's subtree; without one the container's own directories are bound instead, so
 /// the host's tree is never visible.
 fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let hier = cgroups::hierarchies();
+    let hier = cgroups::hierarchies_once();
     let flags = opts.flags & !(m::MS_RDONLY | m::MS_REMOUNT);
     let rel = ctx.cgroup_path.trim_start_matches('/');
     let target_of = |p: &Path| -> Result<OwnedFd> {
