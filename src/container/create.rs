@@ -351,7 +351,7 @@ pub(super) const INIT_GONE: &str = "exited before finishing set-up";
 
 /// `--pid-file`, written atomically; relative paths are taken from the caller's cwd.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    linux::fs::write_atomic(path, pid.to_string().as_bytes()).ctx_path("write pid file", path)
+    linux::fs::write_replace(path, pid.to_string().as_bytes()).ctx_path("write pid file", path)
 }
 
 /// "monotonic S N\nboottime S N\n" for /proc/self/timens_offsets.
