@@ -1116,7 +1116,8 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
         out.append(f"- {n}")
     if "reno@disk" in cols:
         out.append(f"- `reno@disk`: reno with --root {DISK_STATE}, on the disk (this host's /run "
-                   "is on the disk too): what reno's fsyncs of state.json cost here.")
+                   "is on the disk too): what keeping state on a disk costs here (reno writes state.json "
+                   "by temp file + rename, without fsync, as runc and crun do).")
     out.append("- State dirs (--root), bundles and rootfs: " + (
         f"on the disk under {a.work} (--disk-state)." if a.disk_state else
         f"a tmpfs mounted on {a.work}, as /run is on usual hosts (this host's /run is on the "
@@ -1142,9 +1143,10 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "reports. Cgroup rows: memory.max_usage_in_bytes (and memory.kmem.max_usage_in_bytes) "
                "of a v1 memory cgroup holding the runtime, with the container's cgroup nested in "
                "it, reset before each `create`: each page once, but with kernel memory (the "
-               "floor's namespaces, mounts and page tables alone are ~0.4–0.5 MiB) and without "
-               "binaries already in the page cache; memcg charges in per-CPU batches, so single figures move by up to "
-               "~0.25 MiB. Every row includes the helper's few pages; the floor shows that offset. "
+               "floor column shows what its namespaces, mounts and page tables alone cost) and "
+               "without binaries already in the page cache; memcg charges in batches of 64 pages "
+               "per CPU, so a figure can hold up to 0.25 MiB per CPU of charged but unused "
+               "stock: at this scale these rows are coarse. Every row includes the helper's few pages; the floor shows that offset. "
                "Floor ratios for the burst rows use "
                f"{a.many}× the floor's median `run`.")
     if any(isinstance(ck, dict) and not all(ck.values()) for ck in checks.values()):
