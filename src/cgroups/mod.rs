@@ -60,6 +60,14 @@ pub struct Cgroup {
     pub dirs: Vec<(Hierarchy, PathBuf)>,
 }
 
+/// `hierarchies()`, read once per process: the host's cgroup mounts do not change while one
+/// reno command runs, and `create`, its init (a copy of this process, before its root
+/// switch) and `run`'s delete all need them (mountinfo is long and costly to render).
+pub(crate) fn hierarchies_once() -> Vec<Hierarchy> {
+    static ONCE: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
+    ONCE.get_or_init(hierarchies).clone()
+}
+
 /// Every cgroup hierarchy mounted on the host (from /proc/self/mountinfo).
 pub fn hierarchies() -> Vec<Hierarchy> {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
@@ -161,7 +169,7 @@ impl Cgroup {
     /// The container's cgroup at `path` in every hierarchy (nothing is created).
     pub fn open(path: &str) -> Cgroup {
         let rel = path.trim_start_matches('/');
-        let dirs = hierarchies().into_iter().map(|h| {
+        let dirs = hierarchies_once().into_iter().map(|h| {
             let d = h.mount_point.join(rel);
             (h, d)
         });

@@ -83,6 +83,10 @@ impl Msg {
 pub struct Channel {
     rx: std::fs::File,
     tx: std::fs::File,
+    /// Bytes read past the last message: the peer may write several messages before it
+    /// waits for an answer (`create` sends `continue` and `go` together when no hook runs
+    /// between them), so what one read returns can hold more than one line.
+    buf: Vec<u8>,
 }
 
 impl Channel {
@@ -90,6 +94,7 @@ impl Channel {
         Channel {
             rx: std::fs::File::from(rx),
             tx: std::fs::File::from(tx),
+            buf: Vec::new(),
         }
     }
 
@@ -101,26 +106,28 @@ impl Channel {
 
     /// The next message; `None` at EOF (the other side exited).
     pub fn recv(&mut self) -> Result<Option<Msg>> {
-        // Byte by byte: messages are short and nothing may be buffered past a message,
-        // since the other side waits for our answer before it writes again.
-        let mut line = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            match self.rx.read(&mut b) {
+        // Read what the pipe holds in chunks (one read per message as a rule, not one per
+        // byte); a partial line stays in `buf` for the next read.
+        let mut chunk = [0u8; 512];
+        let end = loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                break i;
+            }
+            match self.rx.read(&mut chunk) {
                 Ok(0) => {
-                    return if line.is_empty() {
+                    return if self.buf.is_empty() {
                         Ok(None)
                     } else {
                         Err(Error::failed("read init pipe", "truncated message"))
                     };
                 }
-                Ok(_) if b[0] == b'\n' => break,
-                Ok(_) => line.push(b[0]),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).ctx("read init pipe"),
             }
-        }
-        let s = String::from_utf8_lossy(&line);
+        };
+        let line: Vec<u8> = self.buf.drain(..=end).collect();
+        let s = String::from_utf8_lossy(&line[..end]);
         Msg::decode(&s)
             .map(Some)
             .ok_or_else(|| Error::failed("read init pipe", format!("unknown message {s:?}")))
@@ -164,5 +171,22 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Msg::Created));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn messages_written_together_and_split_lines() {
+        let (mut a, mut b) = pair().unwrap();
+        let long = "x".repeat(2000);
+        a.send(&Msg::Continue).unwrap();
+        a.send(&Msg::Go(long.clone())).unwrap();
+        a.send(&Msg::Failed("y\nz".into())).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Continue));
+        assert_eq!(b.recv().unwrap(), Some(Msg::Go(long)));
+        assert_eq!(b.recv().unwrap(), Some(Msg::Failed("y\nz".into())));
+        // A half-written message at EOF is an error, not a message.
+        use std::io::Write;
+        a.tx.write_all(b"crea").unwrap();
+        drop(a);
+        assert!(b.recv().is_err());
     }
 }

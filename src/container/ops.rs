@@ -57,20 +57,19 @@ pub fn start(g: &Globals, id: &str) -> Result<()> {
             ))
         }
     }
-    start_created(&dir, &saved)
+    start_created(&dir, &saved, saved_spec(&dir).as_ref())
 }
 
 /// Release the init waiting on the fifo, then run poststart hooks: a failing one is a
 /// warning and the rest still run (runtime-spec; runc kills the container instead).
-fn start_created(dir: &Path, saved: &Saved) -> Result<()> {
-    let spec = saved_spec(dir);
-    if spec.as_ref().is_some_and(|s| s.process().is_none()) {
+fn start_created(dir: &Path, saved: &Saved, spec: Option<&spec::Spec>) -> Result<()> {
+    if spec.is_some_and(|s| s.process().is_none()) {
         return Err(wrong_state(
             "cannot start a container without process (config.json has none)".into(),
         ));
     }
     release_init(dir, saved)?;
-    if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
+    if let Some(h) = spec.and_then(|s| s.hooks().as_ref()) {
         let json = state::to_json(saved, Status::Running).to_string();
         hooks::run_all_warn("poststart", h.poststart().as_ref(), &json);
     }
@@ -200,7 +199,7 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<()> {
         }
         kill_everything(&saved);
     }
-    destroy(&dir, &saved)
+    destroy(&dir, &saved, saved_spec(&dir).as_ref())
 }
 
 /// SIGKILL the init (and, if the container shares the host's pid namespace, every process
@@ -277,13 +276,12 @@ pub fn cgroup_of(saved: &Saved) -> Result<Cgroup> {
 }
 
 /// Remove the cgroup and the state dir, then run poststop hooks (failures are warnings).
-fn destroy(dir: &Path, saved: &Saved) -> Result<()> {
-    let spec = saved_spec(dir);
+fn destroy(dir: &Path, saved: &Saved, spec: Option<&spec::Spec>) -> Result<()> {
     if !saved.cgroup.is_empty() {
         remove_cgroup(&Cgroup::open(&saved.cgroup))?;
     }
     state::remove(dir)?;
-    if let Some(h) = spec.as_ref().and_then(|s| s.hooks().as_ref()) {
+    if let Some(h) = spec.and_then(|s| s.hooks().as_ref()) {
         let json = state::to_json(saved, Status::Stopped).to_string();
         hooks::run_all_warn("poststop", h.poststop().as_ref(), &json);
     }
@@ -346,6 +344,7 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
         dir,
         saved,
         lock,
+        spec,
     } = c;
     drop(lock);
     let relayed = match console {
@@ -373,17 +372,17 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
     };
     if !keep {
         let _lock = state::lock(&dir)?;
-        destroy(&dir, &saved)?;
+        destroy(&dir, &saved, Some(&spec))?;
     }
     let _ = signal::set_mask(old);
     Ok(code)
 }
 
 fn start_or_undo(c: &Created) -> Result<()> {
-    if let Err(e) = start_created(&c.dir, &c.saved) {
+    if let Err(e) = start_created(&c.dir, &c.saved, Some(&c.spec)) {
         kill_everything(&c.saved);
         let _ = linux::process::try_wait(c.pid);
-        let _ = destroy(&c.dir, &c.saved);
+        let _ = destroy(&c.dir, &c.saved, Some(&c.spec));
         return Err(e);
     }
     Ok(())

@@ -237,7 +237,7 @@ fn apply_after(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> std::result:
 /// container's subtree; without one the container's own directories are bound instead, so
 /// the host's tree is never visible.
 fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let hier = cgroups::hierarchies();
+    let hier = cgroups::hierarchies_once();
     let flags = opts.flags & !(m::MS_RDONLY | m::MS_REMOUNT);
     let rel = ctx.cgroup_path.trim_start_matches('/');
     let target_of = |p: &Path| -> Result<OwnedFd> {
@@ -460,11 +460,8 @@ fn make_device(
         Mode::empty(),
     )
     .ctx_path("open device dir", path)?;
-    let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());
     let dev = rustix::fs::makedev(major, minor);
-    let made = if in_userns {
-        Err(Errno::PERM)
-    } else {
+    let mknod = || {
         rustix::fs::mknodat(
             &dir,
             name.as_os_str(),
@@ -472,6 +469,24 @@ fn make_device(
             Mode::from_raw_mode(mode & 0o7777),
             dev,
         )
+    };
+    let made = if in_userns {
+        let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());
+        Err(Errno::PERM)
+    } else {
+        // A fresh /dev is empty: remove what the image has there only when there is
+        // something (and before the bind fallback, as in a user namespace).
+        match mknod() {
+            Err(e @ (Errno::EXIST | Errno::PERM)) => {
+                let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());
+                if e == Errno::EXIST {
+                    mknod()
+                } else {
+                    Err(e)
+                }
+            }
+            r => r,
+        }
     };
     match made {
         Ok(()) => {

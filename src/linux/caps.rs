@@ -53,12 +53,16 @@ pub fn number(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == name).map(|i| i as u32)
 }
 
-/// The highest capability the running kernel knows (/proc/sys/kernel/cap_last_cap).
+/// The highest capability the running kernel knows (/proc/sys/kernel/cap_last_cap), read
+/// once per process (the bounding set and the final sets both need it).
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(NAMES.len() as u32 - 1)
+    static ONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ONCE.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(NAMES.len() as u32 - 1)
+    })
 }
 
 /// Capability masks, one bit per capability number.

@@ -42,6 +42,24 @@ pub fn relative(path: &Path) -> PathBuf {
 /// creating its target, again inside the root (an absolute target is taken from the root).
 pub fn mkdir_all_in_root(root: impl AsFd, path: &Path) -> Result<OwnedFd, Errno> {
     let root = root.as_fd();
+    // The usual cases first, in one or four syscalls instead of a walk from the top: the
+    // directory is there, or only its last component is missing. Anything else (deeper
+    // gaps, a dangling symlink, `..`) takes the walk below.
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY;
+    match open_in_root(root, path, dir_flags) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::NOENT) => {
+            let rel = relative(path);
+            if let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) {
+                if let Ok(p) = open_in_root(root, parent, dir_flags) {
+                    if rustix::fs::mkdirat(&p, name, Mode::from_raw_mode(0o755)).is_ok() {
+                        return open_in_root(root, path, dir_flags);
+                    }
+                }
+            }
+        }
+        Err(_) => {}
+    }
     let mut todo: Vec<PathBuf> = relative(path)
         .components()
         .rev()
@@ -123,6 +141,18 @@ pub fn fd_path(fd: impl AsFd) -> PathBuf {
 /// Write `data` to `path` atomically: temp file in the same directory, fsync, rename, fsync
 /// of the directory. A power cut leaves either the old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_via_rename(path, data, true)
+}
+
+/// Replace `path` with `data` through a temp file and rename, without fsync: readers never
+/// see a torn file, but a power cut may lose the write. For runtime state (state.json, pid
+/// files) that a reboot makes stale anyway: the containers are gone with it, and an unreadable
+/// state.json is what `delete --force` salvages. The fsyncs cost 0.7–6 ms per save on a disk.
+pub fn write_replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_via_rename(path, data, false)
+}
+
+fn write_via_rename(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(path.file_name().unwrap_or(OsStr::new("file")));
@@ -135,10 +165,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+        if durable {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
         Ok(())
     })();

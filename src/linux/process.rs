@@ -169,24 +169,30 @@ pub fn sched_setattr(
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), used to
 /// tell a container's init from an unrelated process that reused its pid.
 pub fn start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid).map(|(_, t)| t)
+}
+
+/// State letter (field 3) and start time (field 22) from one read of /proc/PID/stat.
+fn stat_fields(pid: i32) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let state = rest.chars().next()?;
     // rest starts at field 3 (state); start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    Some((state, rest.split_whitespace().nth(19)?.parse().ok()?))
 }
 
 /// The one-letter state of a process (field 3 of /proc/PID/stat), e.g. 'Z' for a zombie.
 pub fn proc_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
+    stat.get(stat.rfind(')')? + 2..)?.chars().next()
 }
 
 /// Does `pid` exist, is it not a zombie, and is it the process that started at `start`?
 pub fn is_alive(pid: i32, start: u64) -> bool {
-    match (start_time(pid), proc_state(pid)) {
-        (Some(t), Some(s)) => t == start && s != 'Z' && s != 'X',
-        _ => false,
+    match stat_fields(pid) {
+        Some((s, t)) => t == start && s != 'Z' && s != 'X',
+        None => false,
     }
 }
 

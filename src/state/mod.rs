@@ -243,7 +243,7 @@ pub fn to_json(s: &Saved, status: Status) -> Value {
     v
 }
 
-/// Persist atomically (temp + fsync + rename).
+/// Persist atomically (temp + rename; no fsync: see `write_replace`).
 pub fn save(dir: &Path, s: &Saved, status: Status) -> Result<()> {
     let mut v = to_json(s, status);
     v["pid"] = json!(s.pid);
@@ -251,7 +251,7 @@ pub fn save(dir: &Path, s: &Saved, status: Status) -> Result<()> {
         json!({"startTime": s.start_time, "cgroup": s.cgroup, "sharedPidns": s.shared_pidns});
     let path = dir.join(STATE_FILE);
     let bytes = serde_json::to_vec(&v).map_err(|e| Error::failed("write state", e.to_string()))?;
-    linux::fs::write_atomic(&path, &bytes).ctx_path("write state", &path)
+    linux::fs::write_replace(&path, &bytes).ctx_path("write state", &path)
 }
 
 /// The live status: init alive (same start time) → created while the fifo exists, else

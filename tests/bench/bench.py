@@ -352,13 +352,24 @@ class PeakMem:
             f.write(str(os.getpid()))
 
     def measure(self, fn):
+        """(peak, kernel-memory peak) in MiB; the second is None without memory.kmem.*."""
         self._join(self.dir)
+        kmem = os.path.join(self.dir, "memory.kmem.max_usage_in_bytes")
         try:
-            with open(os.path.join(self.dir, "memory.max_usage_in_bytes"), "w") as f:
-                f.write("0")
+            for f in ("memory.max_usage_in_bytes", "memory.kmem.max_usage_in_bytes"):
+                try:
+                    with open(os.path.join(self.dir, f), "w") as fh:
+                        fh.write("0")
+                except OSError:
+                    pass
             fn()
             with open(os.path.join(self.dir, "memory.max_usage_in_bytes")) as f:
-                return int(f.read()) / (1 << 20)  # MiB
+                peak = int(f.read()) / (1 << 20)  # MiB
+            try:
+                with open(kmem) as f:
+                    return peak, int(f.read()) / (1 << 20)
+            except OSError:
+                return peak, None
         finally:
             self._join(self.home)
 
@@ -669,18 +680,27 @@ class Bench:
             self.errors[key] = str(e)
 
     def measure_peak(self, fn):
-        """fn() inside the peak-memory cgroup; its peak in MiB, or None without one."""
+        """fn() inside the peak-memory cgroup; (peak, kernel part of it) in MiB, or Nones."""
         if self.peak is None:
             fn()
-            return None
+            return None, None
         return self.peak.measure(fn)
 
     def with_maxrss(self, argv):
-        """Run argv under the maxrss helper; returns its ru_maxrss in MiB."""
+        """Run argv under the maxrss helper: (its ru_maxrss, the tree's summed peak RSS) in MiB."""
         out = os.path.join(self.work, "maxrss.txt")
         self.runner.time([self.a.maxrss, out, *argv])
         with open(out) as f:
-            return int(f.read()) / 1024
+            one, tree = (int(x) / 1024 for x in f.read().split())
+        return one, tree
+
+    def record_rss(self, label, peak, kmem, hwm):
+        if peak is not None:
+            self.record(label, "peak RSS create", peak)
+        if kmem is not None:
+            self.record(label, "kmem create", kmem)
+        self.record(label, "tree rss create", hwm[1])
+        self.record(label, "maxrss create", hwm[0])
 
     # ---- does each runtime apply what the config asks? (else its figures are not comparable)
 
@@ -771,14 +791,12 @@ class Bench:
         self.enter(rt.ns_fd)
         hwm = []
         try:
-            v = self.measure_peak(lambda: hwm.append(self.with_maxrss(rt.create(cid, b))))
+            v, k = self.measure_peak(lambda: hwm.extend(self.with_maxrss(rt.create(cid, b))))
         finally:
             self.runner.quiet(rt.delete(cid, force=True))
             reap_all()
         if keep:
-            if v is not None:
-                self.record(rt.label, "peak RSS create", v)
-            self.record(rt.label, "maxrss create", hwm[0])
+            self.record_rss(rt.label, v, k, hwm)
 
     def m_exec(self, rt, keep):
         self.enter(rt.ns_fd)
@@ -803,11 +821,9 @@ class Bench:
     def m_floor_rss(self, keep):
         self.enter(self.masked_fd)
         hwm = []
-        v = self.measure_peak(lambda: hwm.append(self.with_maxrss([self.a.floor, self.rootfs])))
+        v, k = self.measure_peak(lambda: hwm.extend(self.with_maxrss([self.a.floor, self.rootfs])))
         if keep:
-            if v is not None:
-                self.record("floor", "peak RSS create", v)
-            self.record("floor", "maxrss create", hwm[0])
+            self.record_rss("floor", v, k, hwm)
 
     def m_many(self, rt, keep):
         """N containers detached back to back, then all stopped: kill all, wait, delete."""
@@ -993,8 +1009,10 @@ ROWS = [
     ("start seccomp", "  `start`", "ms", "run base"),
     ("delete seccomp", "  `delete`", "ms", "run base"),
     ("exec", "`exec` /bin/true into a running container", "ms", "run base"),
-    ("peak RSS create", "peak memory of all runtime processes during `create` (cgroup)", "MiB", "peak RSS create"),
+    ("tree rss create", "peak RSS of the runtime's processes during `create`, summed (each one's high-water mark)", "MiB", "tree rss create"),
     ("maxrss create", "  largest single-process RSS during `create` (ru_maxrss)", "MiB", "maxrss create"),
+    ("peak RSS create", "peak memory charged to a cgroup holding all of them during `create`", "MiB", "peak RSS create"),
+    ("kmem create", "  of which kernel memory (namespaces, mounts, cgroups, page tables)", "MiB", "kmem create"),
     ("many start", "N× `run -d` back to back", "s", "many"),
     ("many stop", "then all stopped (kill, wait, delete)", "s", "many"),
     ("many total", "  total", "s", "many"),
@@ -1098,7 +1116,8 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
         out.append(f"- {n}")
     if "reno@disk" in cols:
         out.append(f"- `reno@disk`: reno with --root {DISK_STATE}, on the disk (this host's /run "
-                   "is on the disk too): what reno's fsyncs of state.json cost here.")
+                   "is on the disk too): what keeping state on a disk costs here (reno writes state.json "
+                   "by temp file + rename, without fsync, as runc and crun do).")
     out.append("- State dirs (--root), bundles and rootfs: " + (
         f"on the disk under {a.work} (--disk-state)." if a.disk_state else
         f"a tmpfs mounted on {a.work}, as /run is on usual hosts (this host's /run is on the "
@@ -1112,14 +1131,22 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                "it and the reaping of orphans: user+sys of every process of the tree (runtime, its "
                "helpers, the container's /bin/true). Unlike wall time it hardly moves with the "
                "machine's load.")
-    out.append("- Peak memory: cgroup v1 memory.max_usage_in_bytes of a cgroup holding the runtime "
-               "and (nested) the container's cgroup, reset before each `create`; the floor row is "
-               "the plain floor measured the same way. It counts anonymous memory, page tables, "
-               "kernel stacks and newly charged pages, not binaries and libraries already in the "
-               "page cache. The ru_maxrss row (wait4, through the small static tests/bench/maxrss "
-               "helper) is the largest RSS of the runtime process or a child it waited for, "
-               "shared file pages included: what /usr/bin/time reports. Both rows include the "
-               "helper's few pages; the floor shows that offset. "
+    out.append("- Memory during `create`. Which processes: the runtime and every helper it starts; "
+               "the container's own program never runs during `create` (the process waiting on "
+               "the exec fifo is still the runtime's init), so nothing of the container is in "
+               "these rows. Summed peak RSS: the small static tests/bench/maxrss helper is a child "
+               "subreaper; it adds the runtime's ru_maxrss (wait4) and, for each process left "
+               "behind (the waiting init), its VmHWM: an upper bound of the tree's RSS at any "
+               "instant, file pages of a binary shared by two processes counted twice (as ps "
+               "sums them). A runtime's helpers it reaped itself are folded into its ru_maxrss "
+               "as a max by the kernel, not added. The ru_maxrss row alone is what /usr/bin/time "
+               "reports. Cgroup rows: memory.max_usage_in_bytes (and memory.kmem.max_usage_in_bytes) "
+               "of a v1 memory cgroup holding the runtime, with the container's cgroup nested in "
+               "it, reset before each `create`: each page once, but with kernel memory (the "
+               "floor column shows what its namespaces, mounts and page tables alone cost) and "
+               "without binaries already in the page cache; memcg charges in batches of 64 pages "
+               "per CPU, so a figure can hold up to 0.25 MiB per CPU of charged but unused "
+               "stock: at this scale these rows are coarse. Every row includes the helper's few pages; the floor shows that offset. "
                "Floor ratios for the burst rows use "
                f"{a.many}× the floor's median `run`.")
     if any(isinstance(ck, dict) and not all(ck.values()) for ck in checks.values()):
@@ -1139,7 +1166,7 @@ def _task_of(key):
     kind = key.split(" ")[-1]
     if key.startswith(("create", "start", "delete", "c+s+d")):
         return f"cycle {kind}"
-    if key.startswith(("peak", "maxrss")):
+    if key.startswith(("peak", "maxrss", "tree", "kmem")):
         return "rss"
     if key.startswith("many"):
         return "many"
