@@ -84,6 +84,61 @@ pub fn run_and_wait(args: Vec<OsString>) -> i32 {
     }
 }
 
+/// `reno.probe=PATH` on the kernel command line: fork + exec `PATH reno-probe` (no
+/// namespaces, no runtime) and time it from the fork to its first line of output, the floor a
+/// container's start-up is compared with. Returns the seconds and that line.
+pub fn probe(path: &Path) -> Result<(f64, String)> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| crate::error::Error::invalid("reno.probe", "path contains NUL"))?;
+    let argv = [c_path.clone(), c"reno-probe".to_owned()];
+    let envp = [c"PATH=/bin:/usr/bin".to_owned()];
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC).ctx("create probe pipe")?;
+    let start = super::log::boottime();
+    let pid = match fork().ctx("fork")? {
+        Forked::Child => {
+            drop(r);
+            if rustix::stdio::dup2_stdout(&w).is_err() {
+                exit_now(127);
+            }
+            drop(w);
+            crate::linux::fds::close_from(3);
+            let _ = signal::set_mask(0);
+            let _ = crate::linux::process::execve(&c_path, &argv, &envp);
+            exit_now(127)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(w);
+    let mut line = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match rustix::io::read(&r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                line.extend_from_slice(&buf[..n]);
+                if line.contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(crate::error::Error::sys("read probe output", e)),
+        }
+    }
+    let elapsed = super::log::boottime() - start;
+    let code = crate::linux::process::wait_exit_code(pid).ctx("wait for the probe")?;
+    let text = String::from_utf8_lossy(&line).trim_end().to_string();
+    if code != 0 && text.is_empty() {
+        return Err(crate::error::Error::failed(
+            "reno.probe",
+            format!("exited with code {code} before printing anything"),
+        )
+        .path(path));
+    }
+    Ok((elapsed, text))
+}
+
 /// The runtime's CLI, run in this (forked) process: no exec, no extra process image.
 fn run_cli(args: Vec<OsString>) -> i32 {
     crate::cli::main_with_args(args)

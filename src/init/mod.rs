@@ -108,11 +108,19 @@ fn load(path: &Path) -> Result<Board> {
     })
 }
 
+/// The words of the kernel command line (empty if /proc/cmdline is unreadable).
+fn cmdline_words() -> Vec<String> {
+    std::fs::read_to_string("/proc/cmdline")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// `reno.board=PATH` from the kernel command line.
 fn board_from_cmdline() -> Option<PathBuf> {
-    let cmdline = std::fs::read_to_string("/proc/cmdline").ok()?;
-    cmdline
-        .split_whitespace()
+    cmdline_words()
+        .iter()
         .find_map(|w| w.strip_prefix("reno.board="))
         .map(PathBuf::from)
 }
@@ -154,12 +162,23 @@ fn pid1(args: InitArgs) -> i32 {
         log::boottime() - started,
         early::summary()
     ));
+    let words = cmdline_words();
+    if let Some(p) = words.iter().find_map(|w| w.strip_prefix("reno.probe=")) {
+        match launch::probe(Path::new(p)) {
+            Ok((secs, line)) => log::info(&format!(
+                "probe {p}: fork+exec to first output {:.1} ms ({line:?})",
+                secs * 1000.0
+            )),
+            Err(e) => log::warn(&format!("probe: {e}")),
+        }
+    }
     let on_fatal = board.on_fatal;
     let grace = board.final_kill_seconds;
     let mut sup = match supervisor::Supervisor::new(board, started) {
         Ok(s) => s,
         Err(e) => fatal(&e, on_fatal),
     };
+    sup.set_runtime_debug(words.iter().any(|w| w == "reno.debug"));
     let action = sup.run();
     sup.stop_all();
     sup.close_watchdog();

@@ -65,6 +65,9 @@ struct Unit {
     ready: bool,
     /// Asked to stop (readiness timeout or shutdown): its exit is not a crash.
     stopping: bool,
+    /// After a readiness timeout: when SIGTERM has had stopTimeoutSeconds and SIGKILL follows
+    /// (a container's PID 1 without a TERM handler ignores SIGTERM).
+    kill_at: Option<f64>,
 }
 
 pub struct Supervisor {
@@ -81,6 +84,8 @@ pub struct Supervisor {
     exhausted_action: Option<Action>,
     /// In stop_all: exits are stops, never restarted.
     shutting_down: bool,
+    /// Run the runtime with `--debug` (kernel command line `reno.debug`).
+    runtime_debug: bool,
 }
 
 impl Supervisor {
@@ -101,6 +106,7 @@ impl Supervisor {
                 delay_ms: c.backoff.initial_ms,
                 ready: false,
                 stopping: false,
+                kill_at: None,
             })
             .collect();
         let watchdog = match board.watchdog.mode {
@@ -128,7 +134,14 @@ impl Supervisor {
             boot_complete_logged: false,
             exhausted_action: None,
             shutting_down: false,
+            runtime_debug: false,
         })
+    }
+
+    /// Start the containers' runtime with `--debug`: its debug lines (how the root was
+    /// switched, each set-up step) are logged with the container's output.
+    pub fn set_runtime_debug(&mut self, on: bool) {
+        self.runtime_debug = on;
     }
 
     /// Run until a signal (or an exhausted container) asks for a shutdown.
@@ -174,7 +187,14 @@ impl Supervisor {
                     }
                 }
                 State::Backoff { until } if now >= until => self.start(i, now),
-                State::Running { pid, since } => self.check_ready(i, pid, since, now),
+                State::Running { pid, since } => {
+                    if self.units[i].kill_at.is_some_and(|t| now >= t) {
+                        self.units[i].kill_at = None;
+                        self.force_stop(i, pid);
+                    } else {
+                        self.check_ready(i, pid, since, now);
+                    }
+                }
                 _ => {}
             }
         }
@@ -229,7 +249,10 @@ impl Supervisor {
 
     fn start(&mut self, i: usize, now: f64) {
         let c = &self.board.containers[i];
-        let args = launch::run_args(&self.board.state_root, &c.bundle, &c.id);
+        let mut args = launch::run_args(&self.board.state_root, &c.bundle, &c.id);
+        if self.runtime_debug {
+            args.insert(0, "--debug".into());
+        }
         match launch::spawn(args) {
             Ok((pid, out)) => {
                 let u = &mut self.units[i];
@@ -241,6 +264,7 @@ impl Supervisor {
                 u.buf.clear();
                 u.ready = c.ready.is_none();
                 u.stopping = false;
+                u.kill_at = None;
                 log::info(&format!(
                     "{}: started {} (pid {})",
                     c.id,
@@ -285,8 +309,21 @@ impl Supervisor {
                 r.file.display()
             ));
             u.stopping = true;
+            u.kill_at = Some(now + self.board.containers[i].stop_timeout_seconds as f64);
             let _ = signal::kill(pid, SIGTERM);
         }
+    }
+
+    /// SIGKILL a container's `run` and `delete --force` the container (the kill does not
+    /// reach the container's processes, which live in their own session and namespaces).
+    fn force_stop(&mut self, i: usize, pid: i32) {
+        let c = &self.board.containers[i];
+        log::warn(&format!(
+            "{}: still running {} s after SIGTERM, killing it",
+            c.id, c.stop_timeout_seconds
+        ));
+        let _ = signal::kill(pid, SIGKILL);
+        launch::run_and_wait(launch::delete_args(&self.board.state_root, &c.id));
     }
 
     /// The nearest time something must happen without an event.
@@ -297,10 +334,12 @@ impl Supervisor {
             match u.state {
                 State::Backoff { until } => at(until),
                 // Ready files are polled every 50 ms, only while a service is not ready yet.
-                State::Running { .. }
-                    if !u.ready && !u.stopping && self.board.containers[i].ready.is_some() =>
-                {
-                    at(now + 0.05)
+                State::Running { .. } => {
+                    if let Some(t) = u.kill_at {
+                        at(t)
+                    } else if !u.ready && !u.stopping && self.board.containers[i].ready.is_some() {
+                        at(now + 0.05)
+                    }
                 }
                 _ => {}
             }
@@ -474,7 +513,7 @@ impl Supervisor {
             ));
             if u.state == State::GaveUp {
                 log::error(&format!("{}: oneshot failed", c.id));
-                self.exhausted_action = exhausted(c.on_exhausted);
+                self.exhausted_action = exhausted(&c.id, c.on_exhausted);
             }
             return;
         }
@@ -484,7 +523,7 @@ impl Supervisor {
                 c.id, u.retries
             ));
             u.state = State::GaveUp;
-            self.exhausted_action = exhausted(c.on_exhausted);
+            self.exhausted_action = exhausted(&c.id, c.on_exhausted);
             return;
         }
         u.retries += 1;
@@ -555,12 +594,16 @@ impl Supervisor {
     }
 }
 
-fn exhausted(on: OnExhausted) -> Option<Action> {
-    match on {
+/// The action a container's `onExhausted` asks for, logged so the console says why the
+/// device goes down.
+fn exhausted(id: &str, on: OnExhausted) -> Option<Action> {
+    let a = match on {
         OnExhausted::GiveUp => None,
         OnExhausted::Reboot => Some(Action::Reboot),
         OnExhausted::Poweroff => Some(Action::Poweroff),
-    }
+    }?;
+    log::error(&format!("{id}: onExhausted: {a:?}"));
+    Some(a)
 }
 
 fn open_watchdog(device: &Path, timeout: u64) -> Result<OwnedFd> {
