@@ -9,7 +9,7 @@
 //! start container processes first make sure /proc/self/exe is a file nobody can write:
 //!
 //! 1. Already so: a sealed memfd, or a file on a read-only mount (a device's read-only
-//!    root; or the overlayfs of step 2, after the re-exec). Nothing to do.
+//!    root; or the overlayfs or bind of steps 2 and 3, after the re-exec). Nothing to do.
 //! 2. As runc ≥ 1.2 does first: a private overlayfs made with fsopen/fsmount, attached
 //!    nowhere, read-only and without an upper layer, whose top layer is the binary's own
 //!    directory. Open the binary through it, check it is the same file, and re-execute
@@ -55,7 +55,7 @@ const MARKER: &str = "_RENO_REEXECUTED";
 pub enum Protection {
     /// A sealed memfd copy: writes fail with EPERM.
     SealedCopy,
-    /// A file on a read-only mount (the private overlayfs, or a read-only root): EROFS.
+    /// A file on a read-only mount (the private overlayfs or bind, a read-only root): EROFS.
     ReadOnlyMount,
 }
 
@@ -74,8 +74,8 @@ fn protection(fd: impl AsFd) -> Option<Protection> {
 }
 
 /// Make sure /proc/self/exe can't be written by anyone: return at once if it can't already,
-/// else re-execute as `argv` from a protected file (private overlayfs, else a sealed memfd
-/// copy). `state_root` is the second, hidden layer of the overlayfs (it needs two). Returns
+/// else re-execute as `argv` from a protected file (private overlayfs, else a read-only
+/// bind, else a sealed memfd copy). `state_root` is the second, hidden layer of the overlayfs (it needs two). Returns
 /// only if protection is impossible (the error says why).
 pub fn reexec_protected(argv: &[OsString], state_root: &Path) -> Result<()> {
     let reexecuted = std::env::var_os(MARKER).is_some();
