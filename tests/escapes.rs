@@ -112,14 +112,55 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::SeqCst)
 }
 
-/// A private copy of reno next to the bundle: the binary the container attacks. A
-/// dynamically linked (test) build also gets its loader and libraries copied into the
-/// rootfs, so that the container can really execute it, as it could a static reno.
+/// A private copy of reno in its own directory next to the bundle (as /usr/bin is for
+/// the real one): the binary the container attacks. A dynamically linked (test) build also
+/// gets its loader and libraries copied into the rootfs, so that the container can really
+/// execute it, as it could a static reno.
 fn reno_copy(b: &Bundle) -> PathBuf {
+    reno_copy_in(b, &b.dir.parent().expect("base").join("host-bin"))
+}
+
+fn reno_copy_in(b: &Bundle, dir: &Path) -> PathBuf {
     copy_libs(b);
-    let p = b.dir.parent().expect("base").join("reno-host-binary");
+    std::fs::create_dir_all(dir).expect("mkdir host-bin");
+    let p = dir.join("reno-host-binary");
     std::fs::copy(common::reno_bin(), &p).expect("copy reno");
     p
+}
+
+/// Can reno protect itself with a private overlayfs here (root, overlayfs in the kernel)?
+/// If not it falls back to a read-only bind or a sealed memfd copy; the tests say so loudly.
+fn overlay_protection_expected() -> bool {
+    let ok = std::fs::read_to_string("/proc/filesystems")
+        .is_ok_and(|f| f.lines().any(|l| l.ends_with("\toverlay")));
+    if !ok {
+        eprintln!("NOTE: no overlayfs in this kernel: expecting a fallback (bind or memfd)");
+    }
+    ok
+}
+
+/// The attack's report says it held the runtime's exe, and how it was refused: through the
+/// private overlayfs (the path is the binary's name at the root of a mount that is attached
+/// nowhere; every write EROFS), or, where overlayfs is unavailable, the read-only bind
+/// (`/`, EROFS) or the sealed memfd (EPERM).
+fn assert_protected_exe(r: &str) {
+    assert!(!r.contains("ESCAPED"), "{r}");
+    assert!(
+        r.starts_with("handle-but-no-write"),
+        "the attack got no handle: {r}"
+    );
+    if overlay_protection_expected() {
+        assert!(
+            r.contains("target=/reno-host-binary ") && r.contains("last_error=EROFS"),
+            "expected reno's exe inside its private overlayfs, writes EROFS: {r}"
+        );
+    } else {
+        assert!(
+            (r.contains("target=/ ") && r.contains("last_error=EROFS"))
+                || (r.contains("target=/memfd:reno") && r.contains("last_error=EPERM")),
+            "expected the read-only bind (EROFS) or the sealed memfd copy (EPERM): {r}"
+        );
+    }
 }
 
 fn copy_libs(b: &Bundle) {
@@ -187,13 +228,25 @@ fn cve_2019_5736_exec_cannot_overwrite_runtime() {
     let mut b = Bundle::new("5736-exec");
     plant_attack(&b, attack);
     let reno = reno_copy(&b);
+    let r = exec_attack(&mut b, &reno);
+    eprintln!("cve_2019_5736_exec: {r}");
+    assert_protected_exe(&r);
+    assert!(
+        same_bytes(&reno, &common::reno_bin()),
+        "the host's reno binary changed: {r}"
+    );
+}
+
+/// The exec attack: start the attacker, then `reno exec` three programs that run the
+/// runtime inside the container; returns the attacker's report.
+fn exec_attack(b: &mut Bundle, reno: &Path) -> String {
     std::fs::write(b.rootfs().join("bin/evil"), "#!/proc/self/exe\n").expect("evil");
     std::fs::set_permissions(
         b.rootfs().join("bin/evil"),
         std::fs::Permissions::from_mode(0o755),
     )
     .expect("chmod");
-    start_exe_attacker(&mut b, &reno, 4);
+    start_exe_attacker(b, reno, 4);
     std::thread::sleep(Duration::from_millis(200));
     for argv in [
         &["/proc/self/exe", "--log", "/tmp/hold", "list"][..],
@@ -202,24 +255,96 @@ fn cve_2019_5736_exec_cannot_overwrite_runtime() {
     ] {
         let mut args = vec!["exec", b.id.as_str()];
         args.extend_from_slice(argv);
-        let out = reno_at(&reno, &b.root, &args);
+        let out = reno_at(reno, &b.root, &args);
         eprintln!(
             "exec {argv:?}: {}{}",
             common::stdout(&out),
             common::stderr(&out)
         );
     }
-    let r = report(&b, 15);
-    eprintln!("cve_2019_5736_exec: {r}");
+    report(b, 15)
+}
+
+/// The overlayfs needs a second layer that neither contains nor is inside the binary's
+/// directory; here the state root is inside it (reno next to its state dir), so reno takes
+/// an empty detached tmpfs instead (kernels that refuse detached layers: the read-only
+/// bind, `/`, also EROFS).
+#[test]
+fn cve_2019_5736_exec_state_root_inside_binary_dir() {
+    let attack = require!();
+    let mut b = Bundle::new("5736-exec-nested");
+    plant_attack(&b, attack);
+    let reno = reno_copy_in(&b, b.dir.parent().expect("base"));
+    assert!(b.root.starts_with(reno.parent().expect("dir")));
+    let r = exec_attack(&mut b, &reno);
+    eprintln!("cve_2019_5736_exec_nested: {r}");
     assert!(!r.contains("ESCAPED"), "{r}");
     assert!(
-        r.starts_with("handle-but-no-write"),
-        "the attack got no handle: {r}"
+        (r.contains("target=/reno-host-binary ") || r.contains("target=/ "))
+            && r.contains("last_error=EROFS"),
+        "expected the private overlayfs or the read-only bind (EROFS): {r}"
     );
     assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
     );
+}
+
+/// Where the private overlayfs is refused, the read-only bind of the binary protects: reno
+/// lives on an overlayfs stacked two deep (a third level exceeds the kernel's stacking
+/// depth). The attacker's handle is the bind's root, the file itself (`/`).
+#[test]
+fn cve_2019_5736_exec_overlayfs_refused_read_only_bind() {
+    let attack = require!();
+    if !overlay_protection_expected() {
+        skip!("cve_2019_5736_exec_overlayfs_refused_read_only_bind: no overlayfs to stack here");
+        return;
+    }
+    let mut b = Bundle::new("5736-exec-bind");
+    plant_attack(&b, attack);
+    let base = b.dir.parent().expect("base").to_path_buf();
+    let mut guards = Vec::new();
+    let mut lower = base.join("l0");
+    std::fs::create_dir_all(&lower).expect("mkdir l0");
+    for level in 1..=2 {
+        let (up, work, merged) = (
+            base.join(format!("u{level}")),
+            base.join(format!("w{level}")),
+            base.join(format!("m{level}")),
+        );
+        for d in [&up, &work, &merged] {
+            std::fs::create_dir_all(d).expect("mkdir overlay dirs");
+        }
+        let st = Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o"])
+            .arg(format!(
+                "lowerdir={},upperdir={},workdir={}",
+                lower.display(),
+                up.display(),
+                work.display()
+            ))
+            .arg(&merged)
+            .status()
+            .expect("mount overlay");
+        assert!(st.success(), "mount overlay level {level}");
+        guards.push(MountGuard(merged.clone()));
+        lower = merged;
+    }
+    let reno = reno_copy_in(&b, &lower.join("bin"));
+    let r = exec_attack(&mut b, &reno);
+    eprintln!("cve_2019_5736_exec_bind: {r}");
+    assert!(!r.contains("ESCAPED"), "{r}");
+    assert!(
+        r.contains("target=/ ") && r.contains("last_error=EROFS"),
+        "expected the read-only bind of the binary, writes EROFS: {r}"
+    );
+    assert!(
+        same_bytes(&reno, &common::reno_bin()),
+        "the host's reno binary changed: {r}"
+    );
+    // Kill the attacker's container before the overlays go (they are busy until then).
+    let _ = reno_at(&reno, &b.root, &["delete", "--force", &b.id]);
+    drop(guards.into_iter().rev().collect::<Vec<_>>());
 }
 
 /// CVE-2019-5736 during `create`: a second container joins the attacker's pid namespace and
@@ -261,11 +386,7 @@ fn cve_2019_5736_create_cannot_overwrite_runtime() {
     }
     let r = report(&a, 15);
     eprintln!("cve_2019_5736_create: {r}");
-    assert!(!r.contains("ESCAPED"), "{r}");
-    assert!(
-        r.starts_with("handle-but-no-write"),
-        "the attack got no handle: {r}"
-    );
+    assert_protected_exe(&r);
     assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
@@ -689,7 +810,7 @@ fn capabilities_exact_and_no_new_privs_blocks_setuid() {
 }
 
 /// The same CVE-2019-5736 attack when reno runs from a read-only mount (an embedded
-/// device's read-only root): reno skips the memfd copy there, and the write is EROFS.
+/// device's read-only root): reno does not re-execute there, and the write is EROFS.
 #[test]
 fn cve_2019_5736_exec_runtime_on_read_only_mount() {
     let attack = require!();

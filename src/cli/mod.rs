@@ -201,17 +201,17 @@ fn run_command(p: &mut lexopt::Parser, argv: &[OsString]) -> Result<i32> {
         }
     };
     crate::log::init(log_file.as_deref(), json, debug);
-    if matches!(command.as_str(), "create" | "run" | "exec") {
-        // CVE-2019-5736: start container processes only from a sealed copy of reno.
-        if let Err(e) = crate::container::sealed::reexec_sealed(argv) {
-            log::warn!("{e}: carrying on from the binary on disk, which the container may reach through /proc/self/exe");
-        }
-    }
     let rootless = crate::container::userns::detect(rootless.as_deref());
     let g = Globals {
         root: root.unwrap_or_else(|| default_root(rootless)),
         rootless,
     };
+    if matches!(command.as_str(), "create" | "run" | "exec") {
+        // CVE-2019-5736: start container processes only from a binary nobody can write.
+        if let Err(e) = crate::container::sealed::reexec_protected(argv, &g.root) {
+            log::warn!("{e}: carrying on from the binary on disk, which the container may reach through /proc/self/exe");
+        }
+    }
     let r = match command.as_str() {
         "create" => create::main(&g, p),
         "start" => start::main(&g, p),

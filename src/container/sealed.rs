@@ -1,21 +1,43 @@
-//! CVE-2019-5736: a container must never get hold of the host's reno binary.
+//! CVE-2019-5736: a container must never get hold of a writable handle on reno's binary.
 //!
 //! A process in the container can execute `/proc/self/exe` of a reno process that is about
 //! to become the container's program (an image whose program is `#!/proc/self/exe`, run
 //! by `create` or `exec`): reno then runs *inside* the container, dumpable, with the
 //! container's credentials; any other container process can open its /proc/PID/exe and,
 //! once reno has exited, write the host binary through it. Non-dumpable set-up processes
-//! don't help there (execve makes the new program dumpable again). So, as runc does, the
-//! commands that start container processes first re-execute reno from a sealed memfd copy
-//! of itself: /proc/self/exe is then that copy, which can be executed but never written
-//! (F_SEAL_WRITE), and the host file is out of reach. A binary on a read-only mount needs
-//! none of this (writes through any handle fail with EROFS).
+//! don't help there (execve makes the new program dumpable again). So the commands that
+//! start container processes first make sure /proc/self/exe is a file nobody can write:
+//!
+//! 1. Already so: a sealed memfd, or a file on a read-only mount (a device's read-only
+//!    root; or the overlayfs or bind of steps 2 and 3, after the re-exec). Nothing to do.
+//! 2. As runc ≥ 1.2 does first: a private overlayfs made with fsopen/fsmount, attached
+//!    nowhere, read-only and without an upper layer, whose top layer is the binary's own
+//!    directory. Open the binary through it, check it is the same file, and re-execute
+//!    from it: /proc/PID/exe then points into a filesystem that can never be written
+//!    (EROFS, even if someone made the mount read-write: it has no upper layer), and no
+//!    byte is copied (the page cache is the real file's). Needs privilege over the mount
+//!    namespace (fsopen of overlay: EPERM rootless) and kernel ≥ 5.2 with overlayfs.
+//! 3. Else a read-only bind of the binary (open_tree(OPEN_TREE_CLONE) of /proc/self/exe +
+//!    mount_setattr(MOUNT_ATTR_RDONLY), Linux ≥ 5.12, CAP_SYS_ADMIN): also no copy and also
+//!    EROFS, but only the mount is read-only, not the filesystem under it (overlayfs can be
+//!    refused where this works: a binary on an overlayfs already stacked two deep).
+//! 4. Otherwise (rootless, old kernels), as runc did first: a sealed memfd copy of the
+//!    binary (F_SEAL_WRITE), which costs a copy of the binary in shmem for the life of the
+//!    process.
+//!
+//! No re-exec loop: before executing a protected file, reno checks it with the very test
+//! of step 1 that the new image will run on its /proc/self/exe (the same file on the same
+//! mount). As a last guard against a kernel answering differently, the re-exec carries
+//! `_RENO_REEXECUTED=1` in its environment: the new image removes it at once (no child,
+//! hook or container inherits it) and never re-executes a second time.
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-use rustix::fd::AsRawFd;
-use rustix::fs::{MemfdFlags, OFlags, SealFlags};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
+use rustix::io::Errno;
 
 use crate::error::{Context, Error, Result};
 use crate::linux;
@@ -25,76 +47,79 @@ const SEALS: SealFlags = SealFlags::SEAL
     .union(SealFlags::GROW)
     .union(SealFlags::WRITE);
 
-/// Is this process running from a sealed copy already (we re-executed, or were started
-/// that way)?
-pub fn is_sealed() -> bool {
-    rustix::fs::open(
-        "/proc/self/exe",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .and_then(rustix::fs::fcntl_get_seals)
-    .is_ok_and(|s| s.contains(SEALS))
+/// Set in the environment of the re-executed image only (see the module doc).
+const MARKER: &str = "_RENO_REEXECUTED";
+
+/// Why a binary can't be written through any handle on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// A sealed memfd copy: writes fail with EPERM.
+    SealedCopy,
+    /// A file on a read-only mount (the private overlayfs or bind, a read-only root): EROFS.
+    ReadOnlyMount,
 }
 
-/// Re-execute as `argv` from a sealed memfd copy of our binary, unless we already run from
-/// one. Returns only if that is impossible (the error says why).
-pub fn reexec_sealed(argv: &[OsString]) -> Result<()> {
-    if is_sealed() {
-        take_name_back(argv);
-        return Ok(());
-    }
-    let exe = std::fs::File::open("/proc/self/exe").ctx_path("open", "/proc/self/exe")?;
-    // On a read-only mount (a device's squashfs or read-only root, or the read-only view
-    // below after the re-exec) a handle on the binary can't be written through: no copy
-    // needed.
-    if rustix::fs::fstatvfs(&exe)
+/// How the file `fd` is protected, if it is.
+fn protection(fd: impl AsFd) -> Option<Protection> {
+    let fd = fd.as_fd();
+    if rustix::fs::fcntl_get_seals(fd).is_ok_and(|s| s.contains(SEALS)) {
+        Some(Protection::SealedCopy)
+    } else if rustix::fs::fstatvfs(fd)
         .is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
     {
-        take_name_back(argv);
+        Some(Protection::ReadOnlyMount)
+    } else {
+        None
+    }
+}
+
+/// Make sure /proc/self/exe can't be written by anyone: return at once if it can't already,
+/// else re-execute as `argv` from a protected file (private overlayfs, else a read-only
+/// bind, else a sealed memfd copy). `state_root` is the second, hidden layer of the overlayfs (it needs two). Returns
+/// only if protection is impossible (the error says why).
+pub fn reexec_protected(argv: &[OsString], state_root: &Path) -> Result<()> {
+    let reexecuted = std::env::var_os(MARKER).is_some();
+    if reexecuted {
+        std::env::remove_var(MARKER);
+    }
+    let exe = std::fs::File::open("/proc/self/exe").ctx_path("open", "/proc/self/exe")?;
+    if protection(&exe).is_some() {
+        if reexecuted {
+            restore_name(argv);
+        }
         return Ok(());
     }
-    // Cheaper than a copy, same protection: re-execute through a read-only bind of the
-    // binary, a detached mount no other process can reach or remount (open_tree +
-    // mount_setattr, Linux >= 5.12, CAP_SYS_ADMIN). /proc/PID/exe then names a file on a
-    // read-only mount: opening it for writing fails with EROFS, as above. No 1.5 MB copied
-    // into shmem (charged to every create, run and exec) for each start. The memfd copy
-    // below stays for kernels or callers (rootless) that can't.
-    if let Ok(view) = read_only_view() {
-        let e = exec_fd(&view, argv)?;
-        log::debug!("re-exec through a read-only view of reno: {e}; copying it instead");
+    if reexecuted {
+        return Err(Error::failed(
+            "re-exec reno from a protected file",
+            "the re-executed binary is still writable; not trying again",
+        ));
     }
-    let memfd = rustix::fs::memfd_create(
-        "reno",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING | MemfdFlags::EXEC,
-    )
-    .or_else(|e| match e {
-        // Kernels before 6.3 don't know MFD_EXEC (memfds are executable there anyway).
-        rustix::io::Errno::INVAL => {
-            rustix::fs::memfd_create("reno", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+    let file = match through_overlay(&exe, state_root) {
+        Ok(f) => {
+            log::debug!("re-executing reno through a private read-only overlayfs");
+            f
         }
-        e => Err(e),
-    })
-    .ctx("memfd_create for a sealed copy of reno")?;
-    let mut dst = std::fs::File::from(memfd);
-    // copy_file_range/sendfile underneath; ~1 ms for a static reno.
-    std::io::copy(&mut &exe, &mut dst).ctx_path("copy reno into a memfd", "/proc/self/exe")?;
-    rustix::fs::fcntl_add_seals(&dst, SEALS).ctx("seal the memfd copy of reno")?;
-    Err(exec_fd(&dst, argv)?)
-}
-
-/// A read-only detached bind mount of our own binary, opened O_PATH.
-fn read_only_view() -> std::result::Result<rustix::fd::OwnedFd, rustix::io::Errno> {
-    let view = linux::idmap::clone_tree(std::path::Path::new("/proc/self/exe"), false)?;
-    linux::mount::mount_setattr(&view, false, linux::mount::MOUNT_ATTR_RDONLY, 0)?;
-    Ok(view)
-}
-
-/// execve(2) `/proc/self/fd/N` with our argv and environment; returns the execve error
-/// (wrapped), or an error of its own when argv or the environment can't be passed.
-fn exec_fd(fd: &impl AsRawFd, argv: &[OsString]) -> Result<Error> {
-    let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|_| Error::failed("re-exec", "bad fd path"))?;
+        Err(e) => match read_only_view() {
+            Ok(f) => {
+                log::debug!("{e}: re-executing reno through a read-only bind instead");
+                f
+            }
+            Err(e2) => {
+                log::debug!(
+                    "{e}; read-only bind: {}: re-executing reno from a sealed memfd copy",
+                    crate::error::errno_text(e2)
+                );
+                sealed_copy(&exe)?
+            }
+        },
+    };
+    if protection(&file).is_none() {
+        return Err(Error::failed(
+            "re-exec reno from a protected file",
+            "the file to execute is writable after all",
+        ));
+    }
     let cstrings = |v: Vec<OsString>| -> Result<Vec<CString>> {
         v.into_iter()
             .map(|s| {
@@ -104,28 +129,114 @@ fn exec_fd(fd: &impl AsRawFd, argv: &[OsString]) -> Result<Error> {
             .collect()
     };
     let argv = cstrings(argv.to_vec())?;
-    let envp = cstrings(
-        std::env::vars_os()
-            .map(|(k, v)| {
-                let mut kv = k;
-                kv.push("=");
-                kv.push(v);
-                kv
-            })
-            .collect(),
-    )?;
-    let e = linux::process::execve(&path, &argv, &envp);
-    Ok(Error::sys(
-        "re-exec reno from a sealed or read-only view of itself",
-        e,
-    ))
+    let mut env: Vec<OsString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            kv
+        })
+        .collect();
+    env.push(format!("{MARKER}=1").into());
+    let envp = cstrings(env)?;
+    let e = linux::process::execveat_fd(&file, &argv, &envp);
+    Err(Error::sys("re-exec reno from its protected file", e))
 }
 
-/// execve named us after the fd ("4"): take argv[0]'s name back for ps and comm.
-fn take_name_back(argv: &[OsString]) {
+/// Our binary, opened (O_PATH) through a private read-only overlayfs. Its top layer is the
+/// binary's directory; the second one (overlayfs without an upper layer wants two, which
+/// must not contain each other) is the state root, as runc uses its own, or else an empty
+/// detached tmpfs (kernels ≥ 6.15 take detached mounts as layers).
+fn through_overlay(exe: &std::fs::File, state_root: &Path) -> Result<OwnedFd> {
+    let path = std::fs::read_link("/proc/self/exe").ctx_path("readlink", "/proc/self/exe")?;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Error::failed("overlayfs for reno", "no directory").path(&path));
+    };
+    let step = "fsopen/fsmount a read-only overlayfs for reno";
+    // create/run make the state root anyway; exec finds it there.
+    let _ = std::fs::create_dir_all(state_root);
+    let mnt = match linux::mount::overlay_read_only(&[dir, state_root]) {
+        Ok(m) => m,
+        // No overlayfs, no new mount API, no privilege: no second try.
+        Err(e @ (Errno::NOSYS | Errno::NODEV | Errno::PERM | Errno::ACCESS)) => {
+            return Err(Error::sys(step, e).path(dir))
+        }
+        Err(first) => {
+            let tmp = linux::mount::empty_tmpfs()
+                .map_err(|e| Error::sys(step, first).detail(format!("(and tmpfs: {e})")))?;
+            let tmp_path = PathBuf::from(format!("/proc/self/fd/{}", tmp.as_raw_fd()));
+            linux::mount::overlay_read_only(&[dir, &tmp_path]).map_err(|e| {
+                Error::sys(step, e).path(dir).detail(format!(
+                    "(with {} as second layer: {first})",
+                    state_root.display()
+                ))
+            })?
+        }
+    };
+    let f = rustix::fs::openat(
+        &mnt,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx_path("open reno through its overlayfs", &path)?;
+    // The path may have changed since the exec (an upgrade renamed a new binary over it).
+    // overlayfs keeps the real inode number (xino off) but reports its own or a per-layer
+    // st_dev, so compare the inode number, type, size and both times instead of dev/ino.
+    let (a, b) = (
+        rustix::fs::fstat(exe).ctx_path("fstat", "/proc/self/exe")?,
+        rustix::fs::fstat(&f).ctx_path("fstat through overlayfs", &path)?,
+    );
+    let same = a.st_ino == b.st_ino
+        && a.st_mode & 0o170000 == 0o100000
+        && a.st_mode == b.st_mode
+        && a.st_size == b.st_size
+        && (a.st_mtime, a.st_mtime_nsec) == (b.st_mtime, b.st_mtime_nsec)
+        && (a.st_ctime, a.st_ctime_nsec) == (b.st_ctime, b.st_ctime_nsec);
+    if !same {
+        return Err(Error::failed(
+            "overlayfs for reno",
+            "the file there is not the running binary (replaced since?)",
+        )
+        .path(&path));
+    }
+    Ok(f)
+}
+
+/// A read-only detached bind mount of our own binary, opened O_PATH: a mount no other
+/// process can reach or remount.
+fn read_only_view() -> std::result::Result<OwnedFd, Errno> {
+    let view = linux::idmap::clone_tree(Path::new("/proc/self/exe"), false)?;
+    linux::mount::mount_setattr(&view, false, linux::mount::MOUNT_ATTR_RDONLY, 0)?;
+    Ok(view)
+}
+
+/// A sealed memfd copy of the binary (runc's first protection, ~1 ms per copy).
+fn sealed_copy(exe: &std::fs::File) -> Result<OwnedFd> {
+    let memfd = rustix::fs::memfd_create(
+        "reno",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING | MemfdFlags::EXEC,
+    )
+    .or_else(|e| match e {
+        // Kernels before 6.3 don't know MFD_EXEC (memfds are executable there anyway).
+        Errno::INVAL => {
+            rustix::fs::memfd_create("reno", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+        }
+        e => Err(e),
+    })
+    .ctx("memfd_create for a sealed copy of reno")?;
+    let mut dst = std::fs::File::from(memfd);
+    // copy_file_range/sendfile underneath.
+    std::io::copy(&mut &*exe, &mut dst).ctx_path("copy reno into a memfd", "/proc/self/exe")?;
+    rustix::fs::fcntl_add_seals(&dst, SEALS).ctx("seal the memfd copy of reno")?;
+    Ok(dst.into())
+}
+
+/// execveat named the new image after the fd ("4"): take argv[0]'s name back for ps.
+fn restore_name(argv: &[OsString]) {
     let name = argv
         .first()
-        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|a| Path::new(a).file_name())
         .map(|n| n.as_bytes().iter().copied().take(15).collect::<Vec<u8>>())
         .and_then(|n| CString::new(n).ok());
     if let Some(name) = name {

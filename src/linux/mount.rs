@@ -320,6 +320,68 @@ pub fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A detached, read-only overlayfs whose layers are `lowers` (the first on top), with no
+/// upper layer: `fsopen("overlay")`, `fsconfig(FSCONFIG_SET_STRING, "lowerdir", "A:B")`,
+/// `fsconfig(…, "xino", "off")`, `fsconfig(FSCONFIG_CMD_CREATE)`,
+/// `fsmount(…, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID)`. It is attached
+/// nowhere: only the returned fd (and files opened through it) reach it. Without an upper
+/// layer overlayfs wants at least two lower ones, and refuses layers that contain each
+/// other (EINVAL/ELOOP).
+pub fn overlay_read_only(lowers: &[&Path]) -> Result<rustix::fd::OwnedFd, Errno> {
+    use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen};
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
+    let ctx = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    let list = std::ffi::CString::new(lowerdir_list(lowers)).map_err(|_| Errno::INVAL)?;
+    fsconfig_set_string(&ctx, "lowerdir", list.as_c_str())?;
+    // Layers on different filesystems would otherwise turn xino on (and log about it); its
+    // inode numbers would no longer be the real ones either.
+    let _ = fsconfig_set_string(&ctx, "xino", "off");
+    fsconfig_create(&ctx)?;
+    fsmount(
+        &ctx,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOSUID,
+    )
+}
+
+/// A detached, empty, read-only tmpfs: `fsopen("tmpfs")`, `fsconfig(FSCONFIG_CMD_CREATE)`,
+/// `fsmount(…, MOUNT_ATTR_RDONLY)`. A directory nobody else can see or fill.
+pub fn empty_tmpfs() -> Result<rustix::fd::OwnedFd, Errno> {
+    use rustix::mount::{fsconfig_create, fsmount, fsopen};
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
+    let ctx = fsopen("tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    fsconfig_create(&ctx)?;
+    fsmount(
+        &ctx,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )
+}
+
+/// overlayfs' `lowerdir` value: the layers joined with ':', each ':' and '\\' in a path
+/// escaped with '\\' (runc's escapeOverlayLowerDir).
+fn lowerdir_list(lowers: &[&Path]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut list = Vec::new();
+    for (i, l) in lowers.iter().enumerate() {
+        if i > 0 {
+            list.push(b':');
+        }
+        for &c in l.as_os_str().as_bytes() {
+            if c == b':' || c == b'\\' {
+                list.push(b'\\');
+            }
+            list.push(c);
+        }
+    }
+    list
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,5 +421,11 @@ mod tests {
     #[test]
     fn unescapes_mountinfo() {
         assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+    }
+
+    #[test]
+    fn lowerdir_list_escapes_colons_and_backslashes() {
+        let l = super::lowerdir_list(&[Path::new("/usr/bin"), Path::new("/run/a:b\\c")]);
+        assert_eq!(l, b"/usr/bin:/run/a\\:b\\\\c".to_vec());
     }
 }

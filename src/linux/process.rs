@@ -262,6 +262,38 @@ pub fn execve(
     }
 }
 
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: execute the file `fd` refers to (an
+/// `O_PATH` fd will do), whatever path it is or isn't reachable by; returns only on failure.
+/// The new program's comm is the fd number (its name is "/dev/fd/N").
+pub fn execveat_fd(
+    fd: impl rustix::fd::AsFd,
+    argv: &[std::ffi::CString],
+    envp: &[std::ffi::CString],
+) -> Errno {
+    use rustix::fd::AsRawFd;
+    let mut a: Vec<*const u8> = argv.iter().map(|s| s.as_ptr() as *const u8).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const u8> = envp.iter().map(|s| s.as_ptr() as *const u8).collect();
+    e.push(std::ptr::null());
+    let empty = b"\0";
+    // SAFETY: the empty path, every argv/envp string and both NULL-terminated pointer
+    // arrays live until the call returns (it only returns on failure).
+    let r = unsafe {
+        syscall!(
+            Sysno::execveat,
+            fd.as_fd().as_raw_fd(),
+            empty.as_ptr() as usize,
+            a.as_ptr() as usize,
+            e.as_ptr() as usize,
+            0x1000 /* AT_EMPTY_PATH */
+        )
+    };
+    match r {
+        Ok(_) => Errno::INVAL,
+        Err(e) => Errno::from_raw_os_error(e.into_raw()),
+    }
+}
+
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a fresh anonymous session keyring, so the
 /// container does not share the caller's keys.
 pub fn join_new_session_keyring() -> Result<(), Errno> {
