@@ -8,8 +8,14 @@
 #                         default target/tools, so one `target/` cache covers everything.
 #   CARGO_TARGET_DIR      as usual; binaries land in $CARGO_TARGET_DIR/<triple>/release/reno.
 #   RENO_EXTRA_RUSTFLAGS  appended to the recipe's flags (size experiments).
-#   RENO_BUILD_STD=1      build std from source on "rustup" targets too (size experiments).
-#   RENO_BUILD_STD_FEATURES  passed as -Zbuild-std-features= (implies build-std).
+# The size levers (targets/README.md, "Size"), all on by default for every target:
+#   RENO_SIZE_LEVERS=0    all off: prebuilt std where rustup has one, panic=abort with its
+#                         message, unwind tables; for a board where a panic must be read.
+#   RENO_BUILD_STD        1: std from rust-src on "rustup" targets too ("buildstd" always).
+#   RENO_BUILD_STD_FEATURES  -Zbuild-std-features= (default optimize_for_size; empty: none).
+#   RENO_PANIC            immediate-abort (default: a panic is a bare trap, no message, no
+#                         formatting or backtrace code in the binary) or abort (the profile's).
+#   RENO_UNWIND_TABLES    no (default: no .eh_frame; nothing unwinds once panics abort) or yes.
 
 RENO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RENO_TOOLS=${RENO_TOOLS:-$RENO_ROOT/target/tools}
@@ -40,23 +46,46 @@ load_recipe() {
 target_dir() { echo "${CARGO_TARGET_DIR:-$RENO_ROOT/target}"; }
 bin_path() { echo "$(target_dir)/$1/release/reno"; }
 
-# cargo_build TRIPLE: one release build of the recipe, in a subshell so no env leaks.
-# RUSTFLAGS (not .cargo/config.toml): with --target it applies to the target only, not to
-# build scripts, and keeps a plain `cargo build` / `cargo test` on the host untouched.
-cargo_build() (
+# build_env TRIPLE: loads the recipe and exports what a release build of TRIPLE needs
+# (RUSTFLAGS, linker, RUSTC_BOOTSTRAP); sets STD_ARGS (the -Zbuild-std arguments, if any).
+# Call it in a subshell. RUSTFLAGS (not .cargo/config.toml): with --target it applies to the
+# target only, not to build scripts, and keeps a plain `cargo build` / `cargo test` untouched.
+build_env() {
     load_recipe "$1"
-    local triple=$1 up
-    up=$(echo "$triple" | tr 'a-z.-' 'A-Z__')
+    local up build_std=1 std_features=optimize_for_size panic=immediate-abort unwind=no
+    up=$(echo "$1" | tr 'a-z.-' 'A-Z__')
     unset CARGO_ENCODED_RUSTFLAGS
-    export RUSTFLAGS="$TARGET_RUSTFLAGS${RENO_EXTRA_RUSTFLAGS:+ $RENO_EXTRA_RUSTFLAGS}"
+    if [ "${RENO_SIZE_LEVERS:-1}" = 0 ]; then build_std=0 std_features='' panic=abort unwind=''; fi
+    build_std=${RENO_BUILD_STD-$build_std}
+    std_features=${RENO_BUILD_STD_FEATURES-$std_features}
+    panic=${RENO_PANIC-$panic}
+    unwind=${RENO_UNWIND_TABLES-$unwind}
+    [ "$RECIPE" = buildstd ] && build_std=1
+    local flags=$TARGET_RUSTFLAGS
+    case $panic in
+        immediate-abort) flags+=' -Zunstable-options -Cpanic=immediate-abort'; build_std=1 ;;
+        abort) ;;   # the release profile's panic = "abort"
+        *) die "RENO_PANIC must be immediate-abort or abort" ;;
+    esac
+    [ -n "$unwind" ] && flags+=" -Cforce-unwind-tables=$unwind"
+    export RUSTFLAGS="$flags${RENO_EXTRA_RUSTFLAGS:+ $RENO_EXTRA_RUSTFLAGS}"
     [ -n "$LINKER" ] && export "CARGO_TARGET_${up}_LINKER=$LINKER"
-    local -a std=()
-    local out
-    out=$(target_dir)
-    if [ "$RECIPE" = buildstd ] || [ -n "${RENO_BUILD_STD:-}" ] || [ -n "${RENO_BUILD_STD_FEATURES:-}" ]; then
+    STD_ARGS=()
+    if [ "$build_std" = 1 ]; then
         export RUSTC_BOOTSTRAP=1   # -Z flags on the stable toolchain
-        std=('-Zbuild-std=std,panic_abort')
-        [ -n "${RENO_BUILD_STD_FEATURES:-}" ] && std+=("-Zbuild-std-features=$RENO_BUILD_STD_FEATURES")
+        STD_ARGS=('-Zbuild-std=std,panic_abort')
+        [ -n "$std_features" ] && STD_ARGS+=("-Zbuild-std-features=$std_features")
+    fi
+    [ "$RECIPE" = buildstd ] && export PATH="$RENO_VENV/bin:$PATH"
+    return 0
+}
+
+# cargo_build TRIPLE: one release build of the recipe, in a subshell so no env leaks.
+cargo_build() (
+    local triple=$1 out
+    build_env "$triple"
+    out=$(target_dir)
+    if [ ${#STD_ARGS[@]} -gt 0 ]; then
         # proc-macro2's build script reruns when RUSTC_BOOTSTRAP changes, so sharing the host
         # artifacts (target/release) with the non-bootstrap builds would rebuild every proc
         # macro and everything above it on each switch. Own target dir; the binary is copied.
@@ -64,10 +93,9 @@ cargo_build() (
     fi
     cd "$RENO_ROOT" || return
     if [ "$RECIPE" = buildstd ]; then
-        export PATH="$RENO_VENV/bin:$PATH"
-        cargo zigbuild --release --locked --target "$triple" "${std[@]}" --bin reno || return
+        cargo zigbuild --release --locked --target "$triple" "${STD_ARGS[@]}" --bin reno || return
     else
-        cargo build --release --locked --target "$triple" "${std[@]}" --bin reno || return
+        cargo build --release --locked --target "$triple" "${STD_ARGS[@]}" --bin reno || return
     fi
     if [ "${CARGO_TARGET_DIR:-}" = "$out/bootstrap" ]; then
         mkdir -p "$out/$triple/release" &&
