@@ -496,6 +496,7 @@ def parse_args():
     ap.add_argument("--maxrss", required=True, help="path of the built maxrss helper")
     ap.add_argument("--reno", default=os.environ.get("RENO"), help="reno binary (or $RENO)")
     ap.add_argument("--reno-skip", default="", help="reason reno is not measured")
+    ap.add_argument("--reno-desc", default="", help="how the reno binary was built (for the notes)")
     ap.add_argument("--only", default="", help="comma-separated runtimes to measure (default all found)")
     ap.add_argument("--out", default="", help="also write the markdown here")
     ap.add_argument("--json", default="", help="write raw samples here")
@@ -561,6 +562,13 @@ class Bench:
             self.notes.append(f"No {UNIFIED_CONTROLLERS} (not the hybrid layout): everything runs "
                               "on the host as it is; `reno@host` is the same as `reno`.")
         self.rts = self.find_runtimes()
+        reno = next((rt.binary for rt in self.rts if rt.kind == "reno"), None)
+        if reno:
+            import hashlib
+            with open(reno, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()[:12]
+            self.notes.insert(0, f"reno binary (every reno column): {reno}, {os.stat(reno).st_size} bytes, "
+                                 f"sha256 {digest}…; {a.reno_desc or 'origin not given'}.")
 
     def find_runtimes(self):
         a, found = self.a, {}
@@ -798,6 +806,36 @@ class Bench:
         if keep:
             self.record_rss(rt.label, v, k, hwm)
 
+    def with_pss(self, argv):
+        """argv under `maxrss --pss`: the tree's peak (Σ Pss, Σ Rss, distinct pages) in MiB."""
+        out = os.path.join(self.work, "pss.txt")
+        self.runner.time([self.a.maxrss, "--pss", out, *argv])
+        with open(out) as f:
+            return [int(x) / 1024 for x in f.read().split()]
+
+    def record_pss(self, label, v):
+        for metric, x in zip(("pss create", "rss now create", "uniq create"), v):
+            self.record(label, metric, x)
+
+    def m_pss(self, rt, keep):
+        """The tree's memory at its largest, each shared page once (ptrace snapshots)."""
+        cid = self.new_id("q")
+        b = self.bundle("rss", cid)
+        self.enter(rt.ns_fd)
+        try:
+            v = self.with_pss(rt.create(cid, b))
+        finally:
+            self.runner.quiet(rt.delete(cid, force=True))
+            reap_all()
+        if keep:
+            self.record_pss(rt.label, v)
+
+    def m_floor_pss(self, keep):
+        self.enter(self.masked_fd)
+        v = self.with_pss([self.a.floor, self.rootfs])
+        if keep:
+            self.record_pss("floor", v)
+
     def m_exec(self, rt, keep):
         self.enter(rt.ns_fd)
         if rt.label not in self.exec_ids:
@@ -878,6 +916,8 @@ class Bench:
                                        for rt in self.rts]
         groups["rss"] = [("floor", "rss", self.m_floor_rss)]
         groups["rss"] += [(rt.label, "rss", P(self.m_rss, rt)) for rt in self.rts]
+        groups["pss"] = [("floor", "pss", self.m_floor_pss)]
+        groups["pss"] += [(rt.label, "pss", P(self.m_pss, rt)) for rt in self.rts]
         groups["exec"] = [(rt.label, "exec", P(self.m_exec, rt)) for rt in self.rts]
         total = a.warmup + a.reps
         for rep in range(total):
@@ -1009,7 +1049,10 @@ ROWS = [
     ("start seccomp", "  `start`", "ms", "run base"),
     ("delete seccomp", "  `delete`", "ms", "run base"),
     ("exec", "`exec` /bin/true into a running container", "ms", "run base"),
-    ("tree rss create", "peak RSS of the runtime's processes during `create`, summed (each one's high-water mark)", "MiB", "tree rss create"),
+    ("uniq create", "peak RSS of the whole runtime tree during `create`, each page once (distinct pages, pagemap)", "MiB", "uniq create"),
+    ("pss create", "  the same as Σ PSS (pages shared with processes outside the tree count a share only)", "MiB", "pss create"),
+    ("rss now create", "  Σ RSS of its processes at that moment (shared pages once per process)", "MiB", "rss now create"),
+    ("tree rss create", "Σ of each process's own peak RSS during `create` (high-water marks, an upper bound)", "MiB", "tree rss create"),
     ("maxrss create", "  largest single-process RSS during `create` (ru_maxrss)", "MiB", "maxrss create"),
     ("peak RSS create", "peak memory charged to a cgroup holding all of them during `create`", "MiB", "peak RSS create"),
     ("kmem create", "  of which kernel memory (namespaces, mounts, cgroups, page tables)", "MiB", "kmem create"),
@@ -1134,7 +1177,17 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
     out.append("- Memory during `create`. Which processes: the runtime and every helper it starts; "
                "the container's own program never runs during `create` (the process waiting on "
                "the exec fifo is still the runtime's init), so nothing of the container is in "
-               "these rows. Summed peak RSS: the small static tests/bench/maxrss helper is a child "
+               "these rows. Whole tree, each page once: `maxrss --pss` traces the runtime and "
+               "everything it starts (ptrace; memory figures only, never timed) and, whenever one "
+               "of its processes is about to exit (its memory still mapped; for `create`'s parent "
+               "that is with the init already waiting on the exec fifo) and once after the runtime "
+               "has exited, sums over the live tree: distinct physical pages (PFNs from "
+               "/proc/PID/pagemap; each page once and whole, whoever else maps it: the tree's RSS as "
+               "if it were one process), Pss from smaps_rollup (a page shared by n processes counts "
+               "1/n in each: pages shared inside the tree count once, but so do the dynamic peers' "
+               "libc pages shared with every process on the host count a share only) and Rss (shared "
+               "pages once per process); the largest snapshot of each. "
+               "Summed high-water marks: the small static tests/bench/maxrss helper is a child "
                "subreaper; it adds the runtime's ru_maxrss (wait4) and, for each process left "
                "behind (the waiting init), its VmHWM: an upper bound of the tree's RSS at any "
                "instant, file pages of a binary shared by two processes counted twice (as ps "
@@ -1168,6 +1221,8 @@ def _task_of(key):
         return f"cycle {kind}"
     if key.startswith(("peak", "maxrss", "tree", "kmem")):
         return "rss"
+    if key.startswith(("pss", "rss now", "uniq")):
+        return "pss"
     if key.startswith("many"):
         return "many"
     if key.startswith("cpu"):
