@@ -46,7 +46,7 @@ impl Cgroup {
     pub fn update(&self, r: &LinuxResources) -> Result<()> {
         let mut r = r.clone();
         if let Some((_, dir)) = self.v2() {
-            v2::complete_update(&mut r, |f| std::fs::read_to_string(dir.join(f)).ok());
+            v2::complete_update(&mut r, |f| crate::linux::fs::read_small(dir.join(f)).ok());
         }
         self.set_resources(&r)
     }
@@ -68,7 +68,7 @@ impl Cgroup {
     /// Controllers the v2 hierarchy offers (its root's cgroup.controllers).
     fn v2_controllers(&self) -> Vec<String> {
         self.v2()
-            .and_then(|(m, _)| std::fs::read_to_string(m.join("cgroup.controllers")).ok())
+            .and_then(|(m, _)| crate::linux::fs::read_small(m.join("cgroup.controllers")).ok())
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     }
@@ -231,7 +231,7 @@ impl Cgroup {
         let comps: Vec<_> = rel.components().collect();
         for comp in comps {
             let f = cur.join("cgroup.subtree_control");
-            let have = std::fs::read_to_string(&f).unwrap_or_default();
+            let have = crate::linux::fs::read_small(&f).unwrap_or_default();
             for c in controllers {
                 let name = v2_name(c);
                 if name == "cgroup" || have.split_whitespace().any(|h| h == name) {
@@ -310,7 +310,7 @@ pub fn attach_device_filter(dir: &Path, rules: &[devices::Rule]) -> Result<()> {
 }
 
 fn missing(c: &str) -> Error {
-    let known = std::fs::read_to_string("/proc/cgroups")
+    let known = crate::linux::fs::read_small("/proc/cgroups")
         .map(|s| s.lines().any(|l| l.split_whitespace().next() == Some(c)))
         .unwrap_or(false);
     let why = if known {
@@ -366,7 +366,7 @@ fn split(r: &LinuxResources, keep: &[&str], with_unified: bool) -> LinuxResource
 }
 
 fn read_u64(p: &Path) -> Option<u64> {
-    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+    crate::linux::fs::read_small(p).ok()?.trim().parse().ok()
 }
 
 fn write_knob(dir: &Path, k: &Knob) -> Result<()> {
@@ -394,7 +394,7 @@ fn write_knob(dir: &Path, k: &Knob) -> Result<()> {
         }
     }
     if k.flags & READ_BACK != 0 {
-        let got = std::fs::read_to_string(&f).unwrap_or_default();
+        let got = crate::linux::fs::read_small(&f).unwrap_or_default();
         if got.trim() != k.value {
             return Err(Error::invalid(
                 format!("set {}", k.file),

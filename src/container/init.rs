@@ -493,7 +493,7 @@ pub(crate) fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
         .map(|g| rustix::fs::Gid::from_raw(*g))
         .collect();
     let setgroups_denied = in_userns
-        && std::fs::read_to_string("/proc/self/setgroups")
+        && crate::linux::fs::read_small("/proc/self/setgroups")
             .map(|s| s.trim() == "deny")
             .unwrap_or(false);
     if !setgroups_denied {

@@ -27,7 +27,7 @@ pub fn selinux_enabled() -> bool {
     let fs = ["/sys/fs/selinux", "/selinux"]
         .iter()
         .any(|d| Path::new(d).join("enforce").exists());
-    fs && std::fs::read_to_string(proc_attr("current"))
+    fs && crate::linux::fs::read_small(proc_attr("current"))
         .is_ok_and(|s| !s.trim_end_matches(['\0', '\n']).is_empty() && s.trim() != "kernel")
 }
 

@@ -84,8 +84,8 @@ pub fn propagation_flag(p: Option<&str>) -> Option<u64> {
 /// pivot_root refuses a new root whose parent mount is shared: make the mount holding the
 /// rootfs private (only needed when the config asks for shared propagation on `/`).
 fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let info =
-        std::fs::read_to_string("/proc/self/mountinfo").ctx_path("read", "/proc/self/mountinfo")?;
+    let info = crate::linux::fs::read_small("/proc/self/mountinfo")
+        .ctx_path("read", "/proc/self/mountinfo")?;
     let parent = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4))

@@ -22,7 +22,7 @@ pub fn detect(flag: Option<&str>) -> bool {
         Some("false") => false,
         _ => {
             !rustix::process::geteuid().is_root()
-                || std::fs::read_to_string("/proc/self/uid_map")
+                || crate::linux::fs::read_small("/proc/self/uid_map")
                     .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
                     .unwrap_or(false)
         }

@@ -183,9 +183,46 @@ fn write_via_rename(path: &Path, data: &[u8], durable: bool) -> std::io::Result<
 }
 
 /// Write a small value to a kernel file (sysctl, cgroup knob, uid_map): one write call.
+/// Opened with rustix: musl's open() adds an fcntl(FD_CLOEXEC) after every O_CLOEXEC open.
 pub fn write_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-    f.write_all(data)
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut rest = data;
+    while !rest.is_empty() {
+        match rustix::io::write(&fd, rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A small kernel file (procfs, sysfs, cgroupfs) read whole: open, reads into a 4 KiB
+/// buffer (doubled while full) until end of file, close. `std::fs::read_to_string` adds an
+/// fstat (st_size is 0 there), probe reads growing from 32 bytes (eight reads for
+/// mountinfo) and musl's fcntl(FD_CLOEXEC) after the open.
+pub fn read_small(path: impl AsRef<Path>) -> std::io::Result<String> {
+    let fd = rustix::fs::open(
+        path.as_ref(),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|_| std::io::ErrorKind::InvalidData.into())
 }
 
 pub fn path_bytes(p: &Path) -> &[u8] {
