@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
@@ -21,12 +21,88 @@ pub fn open_in_root(root: impl AsFd, path: &Path, flags: OFlags) -> Result<Owned
     } else {
         &rel
     };
-    rustix::fs::openat2(
-        root,
+    match rustix::fs::openat2(
+        root.as_fd(),
         rel,
         flags | OFlags::CLOEXEC,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        // Kernels before 5.6 (old vendor kernels) have no openat2: the same resolution by
+        // hand, one component at a time.
+        Err(Errno::NOSYS) => walk_in_root(root.as_fd(), rel, flags),
+        r => r,
+    }
+}
+
+/// What openat2(RESOLVE_IN_ROOT) does, done in user space: every component is opened with
+/// O_PATH|O_NOFOLLOW from the fd of the directory before it; a symlink is read and its
+/// target walked in turn (an absolute one from `root`); `..` goes back to the directory fd
+/// we came from and never above `root`. No path is ever handed to the kernel whole, so
+/// neither a symlink nor `..` can lead out of the root. Flags other than O_PATH are applied
+/// by reopening the final fd through /proc/self/fd.
+pub fn walk_in_root(root: BorrowedFd<'_>, rel: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let open_path = |dir: BorrowedFd<'_>, name: &OsStr| {
+        rustix::fs::openat(
+            dir,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let mut todo: Vec<std::ffi::OsString> = relative(rel)
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut stack: Vec<OwnedFd> = vec![open_path(root, OsStr::new("."))?];
+    let mut links = 0;
+    while let Some(comp) = todo.pop() {
+        if comp == ".." {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            continue;
+        }
+        let cur = stack.last().ok_or(Errno::INVAL)?;
+        let fd = open_path(cur.as_fd(), &comp)?;
+        let st = rustix::fs::fstat(&fd)?;
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        let last = todo.is_empty();
+        if kind == rustix::fs::FileType::Symlink && !(last && flags.contains(OFlags::NOFOLLOW)) {
+            links += 1;
+            if links > 40 {
+                return Err(Errno::LOOP);
+            }
+            let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
+            let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+            if target.is_absolute() {
+                stack.truncate(1);
+            }
+            for c in relative(&target).components().rev() {
+                todo.push(c.as_os_str().to_os_string());
+            }
+            continue;
+        }
+        if !last && kind != rustix::fs::FileType::Directory {
+            return Err(Errno::NOTDIR);
+        }
+        stack.push(fd);
+    }
+    let fd = stack.pop().ok_or(Errno::INVAL)?;
+    if flags.contains(OFlags::DIRECTORY) {
+        let st = rustix::fs::fstat(&fd)?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory {
+            return Err(Errno::NOTDIR);
+        }
+    }
+    if flags.contains(OFlags::PATH) {
+        return Ok(fd);
+    }
+    rustix::fs::open(
+        fd_path(&fd),
+        (flags - OFlags::NOFOLLOW) | OFlags::CLOEXEC,
+        Mode::empty(),
     )
 }
 
@@ -254,6 +330,48 @@ mod tests {
         mkdir_all_in_root(&rootfd, Path::new("/etc/up/up2")).unwrap();
         assert!(root.join("up2").is_dir());
         assert!(!Path::new("/made-by-test").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// The user-space walk (kernels without openat2) resolves exactly as openat2 does.
+    #[test]
+    fn walk_in_root_agrees_with_openat2() {
+        let base = std::env::temp_dir().join(format!("reno-walk-test-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(base.join("outside")).unwrap();
+        std::fs::write(root.join("a/b/file"), b"x").unwrap();
+        let ln = |t: &str, l: &str| std::os::unix::fs::symlink(t, root.join(l)).unwrap();
+        ln("/", "escape");
+        ln("../../../../..", "a/up");
+        ln("/a/b", "abs");
+        ln("b/c", "a/rel");
+        ln("loop2", "loop1");
+        ln("loop1", "loop2");
+        ln("../outside", "dotdot");
+        let rootfd =
+            rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let ino = |r: Result<OwnedFd, Errno>| r.map(|fd| rustix::fs::fstat(&fd).unwrap().st_ino);
+        for (path, flags) in [
+            ("/", OFlags::PATH),
+            ("/a/b/c", OFlags::PATH | OFlags::DIRECTORY),
+            ("/escape/a", OFlags::PATH),
+            ("/a/up/a/b", OFlags::PATH),
+            ("/../../a/../a/b/../b/c", OFlags::PATH),
+            ("/abs/c", OFlags::DIRECTORY | OFlags::RDONLY),
+            ("/a/rel", OFlags::PATH),
+            ("/a/rel", OFlags::PATH | OFlags::NOFOLLOW),
+            ("/a/b/file", OFlags::RDONLY),
+            ("/a/b/file/x", OFlags::PATH),
+            ("/a/b/file", OFlags::PATH | OFlags::DIRECTORY),
+            ("/loop1", OFlags::PATH),
+            ("/missing/x", OFlags::PATH),
+            ("/dotdot", OFlags::PATH),
+        ] {
+            let kernel = ino(open_in_root(&rootfd, Path::new(path), flags));
+            let walked = ino(walk_in_root(rootfd.as_fd(), Path::new(path), flags));
+            assert_eq!(kernel, walked, "{path} {flags:?}");
+        }
         std::fs::remove_dir_all(&base).unwrap();
     }
 
