@@ -88,8 +88,10 @@ cargo_build() (
     if [ ${#STD_ARGS[@]} -gt 0 ]; then
         # proc-macro2's build script reruns when RUSTC_BOOTSTRAP changes, so sharing the host
         # artifacts (target/release) with the non-bootstrap builds would rebuild every proc
-        # macro and everything above it on each switch. Own target dir; the binary is copied.
-        export CARGO_TARGET_DIR=$out/bootstrap
+        # macro and everything above it on each switch. Own target dir per triple (so
+        # targets/build can run two builds at once: cargo locks a whole target dir); the
+        # binary is copied.
+        export CARGO_TARGET_DIR=$out/bootstrap/$triple
     fi
     cd "$RENO_ROOT" || return
     if [ "$RECIPE" = buildstd ]; then
@@ -97,9 +99,9 @@ cargo_build() (
     else
         cargo build --release --locked --target "$triple" "${STD_ARGS[@]}" --bin reno || return
     fi
-    if [ "${CARGO_TARGET_DIR:-}" = "$out/bootstrap" ]; then
+    if [ "${CARGO_TARGET_DIR:-}" = "$out/bootstrap/$triple" ]; then
         mkdir -p "$out/$triple/release" &&
-            cp -p "$out/bootstrap/$triple/release/reno" "$out/$triple/release/reno"
+            cp -p "$out/bootstrap/$triple/$triple/release/reno" "$out/$triple/release/reno"
     fi
 )
 
