@@ -15,6 +15,7 @@ pub mod supervisor;
 
 use std::path::{Path, PathBuf};
 
+use crate::container::sealed::{self, Protection};
 use crate::error::{Context, Error, Result};
 use crate::linux::signal;
 
@@ -127,7 +128,9 @@ fn board_from_cmdline() -> Option<PathBuf> {
 
 /// PID 1: never returns.
 fn pid1(args: InitArgs) -> i32 {
-    let started = log::boottime();
+    // Set only in the image `protect_self` re-executed: the early system is up already.
+    let resumed = take_resumed();
+    let started = resumed.unwrap_or_else(log::boottime);
     // Before anything can go wrong: signals arrive only through the supervisor's signalfd,
     // and ctrl-alt-del becomes SIGINT instead of an immediate reboot.
     let _ = signal::block(supervisor::handled_signals());
@@ -136,14 +139,16 @@ fn pid1(args: InitArgs) -> i32 {
         action: Action::Reboot,
         delay_seconds: 5,
     };
-    if let Err(e) = early::setup_console() {
-        // Keep going: logging may be lost, but the device can still work.
-        log::error(&e.to_string());
+    if resumed.is_none() {
+        if let Err(e) = early::setup_console() {
+            // Keep going: logging may be lost, but the device can still work.
+            log::error(&e.to_string());
+        }
+        log::info(&format!(
+            "reno {} starting as PID 1",
+            env!("CARGO_PKG_VERSION")
+        ));
     }
-    log::info(&format!(
-        "reno {} starting as PID 1",
-        env!("CARGO_PKG_VERSION")
-    ));
     let path = args
         .board
         .or_else(board_from_cmdline)
@@ -152,16 +157,21 @@ fn pid1(args: InitArgs) -> i32 {
         Ok(b) => b,
         Err(e) => fatal(&e, default_fatal),
     };
-    log::info(&format!("board config {}", path.display()));
-    log::configure(&board.log);
-    if let Err(e) = early::setup(&board) {
-        fatal(&e, board.on_fatal);
+    if resumed.is_none() {
+        log::info(&format!("board config {}", path.display()));
     }
-    log::info(&format!(
-        "early system ready ({:.3} s): {}",
-        log::boottime() - started,
-        early::summary()
-    ));
+    log::configure(&board.log);
+    if resumed.is_none() {
+        if let Err(e) = early::setup(&board) {
+            fatal(&e, board.on_fatal);
+        }
+        log::info(&format!(
+            "early system ready ({:.3} s): {}",
+            log::boottime() - started,
+            early::summary()
+        ));
+    }
+    protect_self(&board, started, resumed.is_some());
     let words = cmdline_words();
     if let Some(p) = words.iter().find_map(|w| w.strip_prefix("reno.probe=")) {
         match launch::probe(Path::new(p)) {
@@ -185,6 +195,54 @@ fn pid1(args: InitArgs) -> i32 {
     shutdown::finish(action, grace)
 }
 
+/// Environment of the image `protect_self` re-executes: PID 1's start (CLOCK_BOOTTIME), which
+/// also says the early system is up (mounts, modules and a switched root survive execve).
+const RESUMED: &str = "_RENO_PID1_STARTED";
+
+/// The start time a re-executed PID 1 was handed, removed from the environment at once so no
+/// container inherits it.
+fn take_resumed() -> Option<f64> {
+    let v = std::env::var(RESUMED).ok()?;
+    std::env::remove_var(RESUMED);
+    v.parse().ok()
+}
+
+/// CVE-2019-5736 once for all containers: every `run` init forks inherits PID 1's image, so
+/// once /proc/self/exe is a file nobody can write (a read-only `/` after the early system, or
+/// after a re-exec from a private read-only overlayfs, a read-only bind or a sealed memfd:
+/// `container::sealed`), the runtime's check before each container returns at once instead
+/// of re-executing the binary per launch. Called after the early system so a read-only root
+/// (`rootReadOnly`) needs nothing, and so the re-executed image, which finds `RESUMED` set,
+/// skips straight to here; it keeps argv and the environment (the kernel command line's
+/// words). If protection is impossible the runtime still does it per launch.
+fn protect_self(board: &Board, started: f64, resumed: bool) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    std::env::set_var(RESUMED, format!("{started:.6}"));
+    let t = log::boottime();
+    let r = sealed::reexec_protected(&argv, &board.state_root);
+    std::env::remove_var(RESUMED);
+    let how = |p| match p {
+        Some(Protection::SealedCopy) => "a sealed memfd copy",
+        Some(Protection::ReadOnlyMount) => "a read-only mount",
+        None => "?",
+    };
+    match r {
+        Ok(()) if resumed => log::info(&format!(
+            "re-executed from {} ({:.3} s since PID 1 start)",
+            how(sealed::self_protection()),
+            log::boottime() - started
+        )),
+        Ok(()) => log::info(&format!(
+            "binary already on {} ({:.1} ms to check)",
+            how(sealed::self_protection()),
+            (log::boottime() - t) * 1000.0
+        )),
+        Err(e) => log::warn(&format!(
+            "{e}: each container launch will re-execute reno from a protected file instead"
+        )),
+    }
+}
+
 /// Log a fatal error and carry out `onFatal` after its delay.
 fn fatal(e: &Error, f: OnFatal) -> ! {
     log::error(&format!("fatal: {e}"));
@@ -200,6 +258,14 @@ fn supervise_only(args: InitArgs) -> Result<()> {
     let path = args.board.unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
     let board = load(&path)?;
     log::configure(&board.log);
+    // As PID 1 does (its early system aside): the re-executed image starts over here.
+    if let Err(e) =
+        sealed::reexec_protected(&std::env::args_os().collect::<Vec<_>>(), &board.state_root)
+    {
+        log::warn(&format!(
+            "{e}: each container launch will re-execute reno from a protected file instead"
+        ));
+    }
     // Orphans of our containers come to us, as they would to PID 1.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .ctx("set child subreaper")?;
