@@ -99,7 +99,11 @@ fn check(path: Option<&Path>) -> i32 {
 
 fn load(path: &Path) -> Result<Board> {
     let text = std::fs::read_to_string(path).ctx_path("read board config", path)?;
-    board::parse(&text).map_err(|mut e| {
+    parse_board(path, &text)
+}
+
+fn parse_board(path: &Path, text: &str) -> Result<Board> {
+    board::parse(text).map_err(|mut e| {
         e.step = e.step.replacen(
             "board config",
             &format!("board config {}", path.display()),
@@ -130,7 +134,7 @@ fn board_from_cmdline() -> Option<PathBuf> {
 fn pid1(args: InitArgs) -> i32 {
     // Set only in the image `protect_self` re-executed: the early system is up already.
     let resumed = take_resumed();
-    let started = resumed.unwrap_or_else(log::boottime);
+    let started = resumed.as_ref().map_or_else(log::boottime, |r| r.started);
     // Before anything can go wrong: signals arrive only through the supervisor's signalfd,
     // and ctrl-alt-del becomes SIGINT instead of an immediate reboot.
     let _ = signal::block(supervisor::handled_signals());
@@ -153,8 +157,14 @@ fn pid1(args: InitArgs) -> i32 {
         .board
         .or_else(board_from_cmdline)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
-    let board = match load(&path) {
-        Ok(b) => b,
+    // The re-executed image gets the text the first one read: after a switchRoot, `path`
+    // names a file of the initramfs, out of reach.
+    let text = match &resumed {
+        Some(r) => Ok(r.board.clone()),
+        None => std::fs::read_to_string(&path).ctx_path("read board config", &path),
+    };
+    let (board, board_text) = match text.and_then(|t| parse_board(&path, &t).map(|b| (b, t))) {
+        Ok(bt) => bt,
         Err(e) => fatal(&e, default_fatal),
     };
     if resumed.is_none() {
@@ -171,7 +181,8 @@ fn pid1(args: InitArgs) -> i32 {
             early::summary()
         ));
     }
-    protect_self(&board, started, resumed.is_some());
+    protect_self(&board, &board_text, started, resumed.is_some());
+    drop(board_text);
     let words = cmdline_words();
     if let Some(p) = words.iter().find_map(|w| w.strip_prefix("reno.probe=")) {
         // Twice: the first run pays for cold caches (under TCG: translating the code), the
@@ -200,15 +211,31 @@ fn pid1(args: InitArgs) -> i32 {
 }
 
 /// Environment of the image `protect_self` re-executes: PID 1's start (CLOCK_BOOTTIME), which
-/// also says the early system is up (mounts, modules and a switched root survive execve).
+/// also says the early system is up (mounts, modules and a switched root survive execve), and
+/// the board config's text.
 const RESUMED: &str = "_RENO_PID1_STARTED";
+const RESUMED_BOARD: &str = "_RENO_PID1_BOARD";
+/// A board config longer than this is not handed over (an environment string may not exceed
+/// 128 KiB); such a PID 1 is not re-executed.
+const MAX_HANDED_OVER: usize = 64 * 1024;
 
-/// The start time a re-executed PID 1 was handed, removed from the environment at once so no
+/// What the first image hands the re-executed one.
+struct Resumed {
+    started: f64,
+    board: String,
+}
+
+/// What a re-executed PID 1 was handed, removed from the environment at once so no
 /// container inherits it.
-fn take_resumed() -> Option<f64> {
-    let v = std::env::var(RESUMED).ok()?;
+fn take_resumed() -> Option<Resumed> {
+    let started = std::env::var(RESUMED).ok();
+    let board = std::env::var(RESUMED_BOARD).ok();
     std::env::remove_var(RESUMED);
-    v.parse().ok()
+    std::env::remove_var(RESUMED_BOARD);
+    Some(Resumed {
+        started: started?.parse().ok()?,
+        board: board?,
+    })
 }
 
 /// CVE-2019-5736 once for all containers: every `run` init forks inherits PID 1's image, so
@@ -219,12 +246,21 @@ fn take_resumed() -> Option<f64> {
 /// (`rootReadOnly`) needs nothing, and so the re-executed image, which finds `RESUMED` set,
 /// skips straight to here; it keeps argv and the environment (the kernel command line's
 /// words). If protection is impossible the runtime still does it per launch.
-fn protect_self(board: &Board, started: f64, resumed: bool) {
+fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
+    if board_text.len() > MAX_HANDED_OVER && !resumed {
+        log::warn(&format!(
+            "board config over {MAX_HANDED_OVER} bytes: not re-executing PID 1 from a protected \
+             file; each container launch will re-execute reno instead"
+        ));
+        return;
+    }
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     std::env::set_var(RESUMED, format!("{started:.6}"));
+    std::env::set_var(RESUMED_BOARD, board_text);
     let t = log::boottime();
     let r = sealed::reexec_protected(&argv, &board.state_root);
     std::env::remove_var(RESUMED);
+    std::env::remove_var(RESUMED_BOARD);
     let how = |p| match p {
         Some(Protection::SealedCopy) => "a sealed memfd copy",
         Some(Protection::ReadOnlyMount) => "a read-only mount",
