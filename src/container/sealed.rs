@@ -59,6 +59,13 @@ pub enum Protection {
     ReadOnlyMount,
 }
 
+/// How this process's own binary (/proc/self/exe) is protected, if it is.
+pub fn self_protection() -> Option<Protection> {
+    std::fs::File::open("/proc/self/exe")
+        .ok()
+        .and_then(|f| protection(&f))
+}
+
 /// How the file `fd` is protected, if it is.
 fn protection(fd: impl AsFd) -> Option<Protection> {
     let fd = fd.as_fd();

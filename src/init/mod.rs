@@ -15,6 +15,7 @@ pub mod supervisor;
 
 use std::path::{Path, PathBuf};
 
+use crate::container::sealed::{self, Protection};
 use crate::error::{Context, Error, Result};
 use crate::linux::signal;
 
@@ -98,7 +99,11 @@ fn check(path: Option<&Path>) -> i32 {
 
 fn load(path: &Path) -> Result<Board> {
     let text = std::fs::read_to_string(path).ctx_path("read board config", path)?;
-    board::parse(&text).map_err(|mut e| {
+    parse_board(path, &text)
+}
+
+fn parse_board(path: &Path, text: &str) -> Result<Board> {
+    board::parse(text).map_err(|mut e| {
         e.step = e.step.replacen(
             "board config",
             &format!("board config {}", path.display()),
@@ -127,7 +132,9 @@ fn board_from_cmdline() -> Option<PathBuf> {
 
 /// PID 1: never returns.
 fn pid1(args: InitArgs) -> i32 {
-    let started = log::boottime();
+    // Set only in the image `protect_self` re-executed: the early system is up already.
+    let resumed = take_resumed();
+    let started = resumed.as_ref().map_or_else(log::boottime, |r| r.started);
     // Before anything can go wrong: signals arrive only through the supervisor's signalfd,
     // and ctrl-alt-del becomes SIGINT instead of an immediate reboot.
     let _ = signal::block(supervisor::handled_signals());
@@ -136,40 +143,58 @@ fn pid1(args: InitArgs) -> i32 {
         action: Action::Reboot,
         delay_seconds: 5,
     };
-    if let Err(e) = early::setup_console() {
-        // Keep going: logging may be lost, but the device can still work.
-        log::error(&e.to_string());
+    if resumed.is_none() {
+        if let Err(e) = early::setup_console() {
+            // Keep going: logging may be lost, but the device can still work.
+            log::error(&e.to_string());
+        }
+        log::info(&format!(
+            "reno {} starting as PID 1",
+            env!("CARGO_PKG_VERSION")
+        ));
     }
-    log::info(&format!(
-        "reno {} starting as PID 1",
-        env!("CARGO_PKG_VERSION")
-    ));
     let path = args
         .board
         .or_else(board_from_cmdline)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
-    let board = match load(&path) {
-        Ok(b) => b,
+    // The re-executed image gets the text the first one read: after a switchRoot, `path`
+    // names a file of the initramfs, out of reach.
+    let text = match &resumed {
+        Some(r) => Ok(r.board.clone()),
+        None => std::fs::read_to_string(&path).ctx_path("read board config", &path),
+    };
+    let (board, board_text) = match text.and_then(|t| parse_board(&path, &t).map(|b| (b, t))) {
+        Ok(bt) => bt,
         Err(e) => fatal(&e, default_fatal),
     };
-    log::info(&format!("board config {}", path.display()));
-    log::configure(&board.log);
-    if let Err(e) = early::setup(&board) {
-        fatal(&e, board.on_fatal);
+    if resumed.is_none() {
+        log::info(&format!("board config {}", path.display()));
     }
-    log::info(&format!(
-        "early system ready ({:.3} s): {}",
-        log::boottime() - started,
-        early::summary()
-    ));
+    log::configure(&board.log);
+    if resumed.is_none() {
+        if let Err(e) = early::setup(&board) {
+            fatal(&e, board.on_fatal);
+        }
+        log::info(&format!(
+            "early system ready ({:.3} s): {}",
+            log::boottime() - started,
+            early::summary()
+        ));
+    }
+    protect_self(&board, &board_text, started, resumed.is_some());
+    drop(board_text);
     let words = cmdline_words();
     if let Some(p) = words.iter().find_map(|w| w.strip_prefix("reno.probe=")) {
-        match launch::probe(Path::new(p)) {
-            Ok((secs, line)) => log::info(&format!(
-                "probe {p}: fork+exec to first output {:.1} ms ({line:?})",
-                secs * 1000.0
-            )),
-            Err(e) => log::warn(&format!("probe: {e}")),
+        // Twice: the first run pays for cold caches (under TCG: translating the code), the
+        // second compares with a container started after another one.
+        for again in ["", " again"] {
+            match launch::probe(Path::new(p)) {
+                Ok((secs, line)) => log::info(&format!(
+                    "probe {p}{again}: fork+exec to first output {:.1} ms ({line:?})",
+                    secs * 1000.0
+                )),
+                Err(e) => log::warn(&format!("probe: {e}")),
+            }
         }
     }
     let on_fatal = board.on_fatal;
@@ -183,6 +208,79 @@ fn pid1(args: InitArgs) -> i32 {
     sup.stop_all();
     sup.close_watchdog();
     shutdown::finish(action, grace)
+}
+
+/// Environment of the image `protect_self` re-executes: PID 1's start (CLOCK_BOOTTIME), which
+/// also says the early system is up (mounts, modules and a switched root survive execve), and
+/// the board config's text.
+const RESUMED: &str = "_RENO_PID1_STARTED";
+const RESUMED_BOARD: &str = "_RENO_PID1_BOARD";
+/// A board config longer than this is not handed over (an environment string may not exceed
+/// 128 KiB); such a PID 1 is not re-executed.
+const MAX_HANDED_OVER: usize = 64 * 1024;
+
+/// What the first image hands the re-executed one.
+struct Resumed {
+    started: f64,
+    board: String,
+}
+
+/// What a re-executed PID 1 was handed, removed from the environment at once so no
+/// container inherits it.
+fn take_resumed() -> Option<Resumed> {
+    let started = std::env::var(RESUMED).ok();
+    let board = std::env::var(RESUMED_BOARD).ok();
+    std::env::remove_var(RESUMED);
+    std::env::remove_var(RESUMED_BOARD);
+    Some(Resumed {
+        started: started?.parse().ok()?,
+        board: board?,
+    })
+}
+
+/// CVE-2019-5736 once for all containers: every `run` init forks inherits PID 1's image, so
+/// once /proc/self/exe is a file nobody can write (a read-only `/` after the early system, or
+/// after a re-exec from a private read-only overlayfs, a read-only bind or a sealed memfd:
+/// `container::sealed`), the runtime's check before each container returns at once instead
+/// of re-executing the binary per launch. Called after the early system so a read-only root
+/// (`rootReadOnly`) needs nothing, and so the re-executed image, which finds `RESUMED` set,
+/// skips straight to here; it keeps argv and the environment (the kernel command line's
+/// words). If protection is impossible the runtime still does it per launch.
+fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
+    if board_text.len() > MAX_HANDED_OVER && !resumed {
+        log::warn(&format!(
+            "board config over {MAX_HANDED_OVER} bytes: not re-executing PID 1 from a protected \
+             file; each container launch will re-execute reno instead"
+        ));
+        return;
+    }
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    std::env::set_var(RESUMED, format!("{started:.6}"));
+    std::env::set_var(RESUMED_BOARD, board_text);
+    let t = log::boottime();
+    let r = sealed::reexec_protected(&argv, &board.state_root);
+    std::env::remove_var(RESUMED);
+    std::env::remove_var(RESUMED_BOARD);
+    let how = |p| match p {
+        Some(Protection::SealedCopy) => "a sealed memfd copy",
+        Some(Protection::ReadOnlyMount) => "a read-only mount",
+        None => "?",
+    };
+    match r {
+        Ok(()) if resumed => log::info(&format!(
+            "re-executed from {} ({:.3} s since PID 1 start)",
+            how(sealed::self_protection()),
+            log::boottime() - started
+        )),
+        Ok(()) => log::info(&format!(
+            "binary already on {} ({:.1} ms to check)",
+            how(sealed::self_protection()),
+            (log::boottime() - t) * 1000.0
+        )),
+        Err(e) => log::warn(&format!(
+            "{e}: each container launch will re-execute reno from a protected file instead"
+        )),
+    }
 }
 
 /// Log a fatal error and carry out `onFatal` after its delay.
@@ -200,6 +298,14 @@ fn supervise_only(args: InitArgs) -> Result<()> {
     let path = args.board.unwrap_or_else(|| PathBuf::from(DEFAULT_BOARD));
     let board = load(&path)?;
     log::configure(&board.log);
+    // As PID 1 does (its early system aside): the re-executed image starts over here.
+    if let Err(e) =
+        sealed::reexec_protected(&std::env::args_os().collect::<Vec<_>>(), &board.state_root)
+    {
+        log::warn(&format!(
+            "{e}: each container launch will re-execute reno from a protected file instead"
+        ));
+    }
     // Orphans of our containers come to us, as they would to PID 1.
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .ctx("set child subreaper")?;

@@ -622,9 +622,15 @@ fn open_watchdog(device: &Path, timeout: u64) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Resident set size of this process in kB (VmRSS).
+/// Resident set size of this process in kB: smaps_rollup's Rss, counted from the page
+/// tables. VmRSS (/proc/self/status) lags on kernels before 6.2: each task caches up to 64
+/// faults' worth of its counts (SPLIT_RSS_COUNTING), and a process that just exec'd (PID 1
+/// after its re-exec) can show a few kB there. VmRSS where smaps_rollup is missing (< 4.14).
 pub fn rss_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let l = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-    l.split_whitespace().nth(1)?.parse().ok()
+    let field = |file: &str, key: &str| -> Option<u64> {
+        let s = std::fs::read_to_string(file).ok()?;
+        let l = s.lines().find(|l| l.starts_with(key))?;
+        l.split_whitespace().nth(1)?.parse().ok()
+    };
+    field("/proc/self/smaps_rollup", "Rss:").or_else(|| field("/proc/self/status", "VmRSS:"))
 }
