@@ -112,6 +112,9 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd, Errno> 
             Mode::empty(),
         )
     })();
+    // Release the child with a byte, not by EOF alone: a copy of `wr` may live on in a child
+    // that another thread forked meanwhile (test harnesses), and EOF would then never come.
+    let _ = rustix::io::write(&wr, b"x");
     drop(wr);
     let _ = process::wait_exit_code(pid);
     result
