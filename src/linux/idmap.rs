@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, CWD};
 use rustix::io::Errno;
 use rustix::mount::{MoveMountFlags, OpenTreeFlags};
@@ -30,35 +30,7 @@ pub fn clone_tree(path: &Path, recursive: bool) -> Result<OwnedFd, Errno> {
 /// The tree must be detached and not idmapped yet; the filesystem must support idmapping
 /// (EINVAL otherwise), the caller needs CAP_SYS_ADMIN in its user namespace.
 pub fn set_idmap(tree: impl AsFd, userns: impl AsFd, recursive: bool) -> Result<(), Errno> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_fd().as_raw_fd() as u64,
-    };
-    let flags: u32 = 0x1000 /* AT_EMPTY_PATH */ | if recursive { 0x8000 } else { 0 };
-    let empty = b"\0";
-    // SAFETY: the path is a NUL-terminated empty string and attr a valid mount_attr; both
-    // outlive the call.
-    unsafe {
-        syscall!(
-            Sysno::mount_setattr,
-            tree.as_fd().as_raw_fd(),
-            empty.as_ptr() as usize,
-            flags,
-            &attr as *const MountAttr as usize,
-            std::mem::size_of::<MountAttr>()
-        )
-    }
-    .map(|_| ())
-    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    super::mount::mount_setattr_userns(tree, recursive, MOUNT_ATTR_IDMAP, 0, Some(userns.as_fd()))
 }
 
 /// `move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)`:

@@ -210,6 +210,17 @@ pub fn remount_bind(target: &Path, flags: u64) -> Result<(), Errno> {
 
 /// mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {set, clear}).
 pub fn mount_setattr(fd: impl AsFd, recursive: bool, set: u64, clear: u64) -> Result<(), Errno> {
+    mount_setattr_userns(fd, recursive, set, clear, None)
+}
+
+/// mount_setattr with `userns_fd` filled in (MOUNT_ATTR_IDMAP needs it).
+pub fn mount_setattr_userns(
+    fd: impl AsFd,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    userns: Option<rustix::fd::BorrowedFd<'_>>,
+) -> Result<(), Errno> {
     use rustix::fd::AsRawFd;
     #[repr(C)]
     struct MountAttr {
@@ -222,7 +233,7 @@ pub fn mount_setattr(fd: impl AsFd, recursive: bool, set: u64, clear: u64) -> Re
         attr_set: set,
         attr_clr: clear,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd: userns.map_or(0, |u| u.as_raw_fd() as u64),
     };
     let flags: u32 = 0x1000 /* AT_EMPTY_PATH */ | if recursive { 0x8000 } else { 0 };
     let empty = b"\0";
