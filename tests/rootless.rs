@@ -9,7 +9,7 @@ mod common;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use common::Bundle;
@@ -166,29 +166,16 @@ impl RootlessBundle {
 
     /// `reno --root <state> ARGS…` as the user; stdio through files.
     fn reno_as(&self, u: &User, args: &[&str]) -> Output {
-        let base = self.state.with_extension(format!("out{}", args.len()));
-        let (o, e) = (base.with_extension("stdout"), base.with_extension("stderr"));
-        let status = Command::new(&self.reno)
-            .arg("--root")
-            .arg(&self.state)
-            .args(args)
-            .uid(u.uid)
-            .gid(u.gid)
-            .env_remove("XDG_RUNTIME_DIR")
-            .current_dir(&self.b.dir)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&o).expect("stdout file"))
-            .stderr(std::fs::File::create(&e).expect("stderr file"))
-            .status()
-            .expect("spawn reno");
-        let out = Output {
-            status,
-            stdout: std::fs::read(&o).unwrap_or_default(),
-            stderr: std::fs::read(&e).unwrap_or_default(),
-        };
-        let _ = std::fs::remove_file(&o);
-        let _ = std::fs::remove_file(&e);
-        out
+        common::output_via_files(
+            Command::new(&self.reno)
+                .arg("--root")
+                .arg(&self.state)
+                .args(args)
+                .uid(u.uid)
+                .gid(u.gid)
+                .env_remove("XDG_RUNTIME_DIR")
+                .current_dir(&self.b.dir),
+        )
     }
 
     fn run_as(&self, u: &User) -> (i32, String, String) {

@@ -235,13 +235,16 @@ impl Drop for Bundle {
 
 /// Run reno with stdout/stderr captured through temp files.
 pub fn reno_with_files(root: &Path, args: &[&str]) -> Output {
+    output_via_files(Command::new(reno_bin()).arg("--root").arg(root).args(args))
+}
+
+/// Run `cmd` (stdin null) with stdout/stderr captured through temp files, not pipes: a
+/// container that keeps an inherited pipe open would hold `output()` forever.
+pub fn output_via_files(cmd: &mut Command) -> Output {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let base = std::env::temp_dir().join(format!("reno-it-out-{}-{n}", std::process::id()));
     let (o, e) = (base.with_extension("out"), base.with_extension("err"));
-    let status = Command::new(reno_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
+    let status = cmd
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).expect("stdout file"))
         .stderr(std::fs::File::create(&e).expect("stderr file"))
