@@ -41,6 +41,7 @@ fn absolute(p: PathBuf) -> PathBuf {
     }
 }
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let mut o = CreateOpts {
         bundle: PathBuf::from("."),

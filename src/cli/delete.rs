@@ -9,6 +9,7 @@ usage: reno delete [-f] ID
   -f, --force   kill it first if it is still running (an unknown ID is not an error)
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let (mut id, mut force) = (None, false);
     while let Some(t) = next_tok(p)? {

@@ -15,6 +15,7 @@ usage: reno events [--stats] [--interval 5s] ID
   the container stops. --stats prints one stats event and exits.
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let (mut id, mut once, mut interval) = (None, false, Duration::from_secs(5));
     while let Some(t) = next_tok(p)? {

@@ -38,6 +38,7 @@ fn absolute(p: PathBuf) -> PathBuf {
     }
 }
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let mut o = ExecOpts::default();
     let mut id = None;

@@ -7,6 +7,7 @@ use crate::linux::{caps, mount};
 
 const USAGE: &str = "usage: reno features\n  print what this build of reno recognises (runtime-spec features document)\n";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     if let Some(t) = next_tok(p)? {
         return match t {

@@ -11,6 +11,7 @@ usage: reno init [--board FILE] [--check]
   --check        validate the board config and print the start order, then exit
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let mut a = crate::init::InitArgs::default();
     while let Some(t) = next_tok(p)? {

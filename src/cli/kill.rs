@@ -9,6 +9,7 @@ usage: reno kill [-a] ID [SIGNAL]
   -a, --all   send it to every process of the container
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let (mut id, mut sig, mut all) = (None, None, false);
     while let Some(t) = next_tok(p)? {

@@ -8,6 +8,7 @@ usage: reno list [-f table|json] [-q]
   -q, --quiet           ids only
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let (mut json, mut quiet) = (false, false);
     while let Some(t) = next_tok(p)? {

@@ -5,6 +5,7 @@ use crate::state::{self, Status};
 
 const USAGE: &str = "usage: reno pause ID\n  freeze every process of the container (v1 freezer, v2 cgroup.freeze)\n";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let Some(id) = id_only(p, USAGE)? else {
         return Ok(0);

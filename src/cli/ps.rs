@@ -9,6 +9,7 @@ usage: reno ps [--format table|json] ID [-- PS_OPTIONS…]
   or with --format json a JSON array of their pids
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let (mut id, mut json, mut ps_args) = (None, false, Vec::new());
     while let Some(t) = next_tok(p)? {

@@ -19,6 +19,7 @@ usage: reno run [options] ID
   --preserve-fds N        pass N extra fds (from fd 3) to the container
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let mut o = CreateOpts {
         bundle: PathBuf::from("."),

@@ -9,6 +9,7 @@ usage: reno shutdown --poweroff|--reboot|--halt
   reboot or halt (as busybox's poweroff/reboot/halt do by signal)
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let mut action = None;
     while let Some(t) = next_tok(p)? {

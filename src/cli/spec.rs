@@ -10,6 +10,7 @@ usage: reno spec [-b DIR] [--rootless]
   --rootless   a config an unprivileged user can run (user namespace, no cgroup limits)
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let (mut bundle, mut rootless) = (PathBuf::from("."), false);
     while let Some(t) = next_tok(p)? {

@@ -23,6 +23,7 @@ usage: reno update [options] ID
   Flags are applied on top of --resources.
 ";
 
+#[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
     let mut id = None;
     let mut r = LinuxResources::default();

@@ -26,7 +26,7 @@ pub struct Created {
     pub lock: state::Lock,
     /// The config as created (`run` starts and deletes with it instead of parsing the
     /// frozen copy again).
-    pub spec: Spec,
+    pub spec: Box<Spec>,
 }
 
 pub fn create(g: &Globals, o: &CreateOpts) -> Result<()> {

@@ -20,7 +20,7 @@ fn wrong_state(msg: String) -> Error {
 }
 
 /// The frozen config copy, for hooks after create.
-fn saved_spec(dir: &Path) -> Option<spec::Spec> {
+fn saved_spec(dir: &Path) -> Option<Box<spec::Spec>> {
     let bytes = std::fs::read(dir.join(state::CONFIG_COPY)).ok()?;
     match spec::parse(&bytes) {
         Ok(s) => Some(s),
@@ -57,7 +57,7 @@ pub fn start(g: &Globals, id: &str) -> Result<()> {
             ))
         }
     }
-    start_created(&dir, &saved, saved_spec(&dir).as_ref())
+    start_created(&dir, &saved, saved_spec(&dir).as_deref())
 }
 
 /// Release the init waiting on the fifo, then run poststart hooks: a failing one is a
@@ -199,7 +199,7 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<()> {
         }
         kill_everything(&saved);
     }
-    destroy(&dir, &saved, saved_spec(&dir).as_ref())
+    destroy(&dir, &saved, saved_spec(&dir).as_deref())
 }
 
 /// SIGKILL the init (and, if the container shares the host's pid namespace, every process

@@ -17,15 +17,18 @@ mod default;
 pub use default::default_config;
 
 /// Read and parse `<bundle>/config.json`.
-pub fn load(bundle: &Path) -> Result<Spec> {
+pub fn load(bundle: &Path) -> Result<Box<Spec>> {
     let path = bundle.join("config.json");
     let bytes = std::fs::read(&path).ctx_path("read config", &path)?;
     parse(&bytes).map_err(|e| e.path(&path))
 }
 
-/// Parse config.json bytes; JSON errors carry serde_json's line and column.
-pub fn parse(bytes: &[u8]) -> Result<Spec> {
+/// Parse config.json bytes; JSON errors carry serde_json's line and column. Boxed: a `Spec`
+/// is ~3 KB, and every by-value move of it costs its callers' stack frames that much again
+/// (touched stack pages are resident memory, which the runtime tree's budget counts).
+pub fn parse(bytes: &[u8]) -> Result<Box<Spec>> {
     serde_json::from_slice::<Spec>(bytes)
+        .map(Box::new)
         .map_err(|e| Error::new(Kind::Invalid, "parse config").detail(e.to_string()))
 }
 
