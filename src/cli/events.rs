@@ -17,6 +17,8 @@ usage: reno events [--stats] [--interval 5s] ID
 
 #[inline(never)] // keeps each command's locals out of the dispatcher's stack frame
 pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
+    // It may poll for hours: malloc, not the bump arena.
+    crate::linux::alloc::stop_bumping();
     let (mut id, mut once, mut interval) = (None, false, Duration::from_secs(5));
     while let Some(t) = next_tok(p)? {
         match t {

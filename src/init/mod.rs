@@ -39,6 +39,8 @@ pub fn is_pid1() -> bool {
 
 /// Entry point of `reno init`. Returns only when not PID 1 (or with `--check`).
 pub fn main(args: InitArgs) -> i32 {
+    // A supervisor lives for the device's uptime: malloc, not the bump arena.
+    crate::linux::alloc::stop_bumping();
     if args.check {
         return check(args.board.as_deref());
     }

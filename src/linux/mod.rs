@@ -4,6 +4,7 @@
 //! namespace flags, setns by fd type, prctl for capability sets, personality, ioprio,
 //! mount_setattr, signal masks, the seccomp notify ioctls) go through `syscalls`.
 
+pub mod alloc;
 pub mod bpf;
 pub mod caps;
 pub mod fdpass;
