@@ -30,7 +30,35 @@ pub struct Created {
 }
 
 pub fn create(g: &Globals, o: &CreateOpts) -> Result<()> {
-    create_container(g, o, None).map(|_| ())
+    create_container(g, o, Config::load(o)?, None).map(|_| ())
+}
+
+/// The bundle's config.json, read and parsed once per command (`run` looks at it before
+/// creating, to learn whether it must relay a terminal).
+pub struct Config {
+    /// The bundle directory, canonical.
+    pub bundle: PathBuf,
+    pub path: PathBuf,
+    /// The file as read: `create` keeps a frozen copy of it in the state dir.
+    pub bytes: Vec<u8>,
+    pub spec: Box<Spec>,
+}
+
+impl Config {
+    /// The first step of `create`/`run`, so a bad id is reported before a bad config.
+    pub fn load(o: &CreateOpts) -> Result<Config> {
+        state::validate_id(&o.id)?;
+        let bundle = std::fs::canonicalize(&o.bundle).ctx_path("open bundle", &o.bundle)?;
+        let path = bundle.join("config.json");
+        let bytes = std::fs::read(&path).ctx_path("read config", &path)?;
+        let spec = spec::parse(&bytes).map_err(|e| e.path(&path))?;
+        Ok(Config {
+            bundle,
+            path,
+            bytes,
+            spec,
+        })
+    }
 }
 
 /// Tears down what a failed create made, in reverse order.
@@ -68,14 +96,16 @@ impl Drop for Undo {
 pub fn create_container(
     g: &Globals,
     o: &CreateOpts,
+    config: Config,
     run_mask: Option<signal::SigMask>,
 ) -> Result<Created> {
     let id = o.id.as_str();
-    state::validate_id(id)?;
-    let bundle = std::fs::canonicalize(&o.bundle).ctx_path("open bundle", &o.bundle)?;
-    let config_path = bundle.join("config.json");
-    let config_bytes = std::fs::read(&config_path).ctx_path("read config", &config_path)?;
-    let mut spec = spec::parse(&config_bytes).map_err(|e| e.path(&config_path))?;
+    let Config {
+        bundle,
+        path: config_path,
+        bytes: config_bytes,
+        mut spec,
+    } = config;
     // Socket activation: the fds systemd gave us go first, --preserve-fds after them.
     let listen_fds = super::activation::apply(&mut spec);
     let o = &CreateOpts {

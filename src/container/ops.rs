@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{Mode, OFlags};
 use serde_json::Value;
 
-use super::create::{create_container, Created};
+use super::create::{create_container, Config, Created};
 use super::hooks;
 use super::{CreateOpts, Globals};
 use crate::cgroups::Cgroup;
@@ -321,17 +321,18 @@ pub fn list(g: &Globals) -> Vec<Value> {
 /// delete the container unless `keep`.
 pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     if detach {
-        let c = create_container(g, o, None)?;
+        let c = create_container(g, o, Config::load(o)?, None)?;
         start_or_undo(&c)?;
         return Ok(0);
     }
     // process.terminal without a console socket: reno relays the pty itself.
-    let console = super::relay::Console::for_run(o, detach)?;
+    let config = Config::load(o)?;
+    let console = super::relay::Console::for_run(o, &config.spec)?;
     let relay_opts = console.as_ref().map(|c| c.opts(o));
     let o = relay_opts.as_ref().unwrap_or(o);
     let mask = signal::forwardable() | signal::bit(signal::SIGCHLD);
     let old = signal::block(mask).ctx("block signals")?;
-    let c = match create_container(g, o, Some(old)) {
+    let c = match create_container(g, o, config, Some(old)) {
         Ok(c) => c,
         Err(e) => {
             let _ = signal::set_mask(old);

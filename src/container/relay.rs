@@ -170,14 +170,15 @@ pub struct Console {
 
 impl Console {
     /// A console to relay, when `run` needs one (foreground, terminal, no socket given).
-    pub fn for_run(o: &super::CreateOpts, detach: bool) -> Result<Option<Console>> {
-        if detach || o.console_socket.is_some() {
+    /// `run` in the foreground only.
+    pub fn for_run(o: &super::CreateOpts, spec: &crate::spec::Spec) -> Result<Option<Console>> {
+        if o.console_socket.is_some() {
             return Ok(None);
         }
-        // An unreadable config is create's to report.
-        let terminal = crate::spec::load(&o.bundle)
-            .ok()
-            .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        let terminal = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
             .unwrap_or(false);
         if !terminal {
             return Ok(None);
