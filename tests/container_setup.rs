@@ -417,6 +417,23 @@ fn seccomp_without_no_new_privs_loads_before_dropping_caps() {
     assert_eq!(b.run_ok(), "NoNewPrivs:\t0\nSeccomp:\t2\n");
 }
 
+/// runtime-tools' linux_seccomp: a profile loaded before the user switch (no
+/// no_new_privs) that denies getcwd must not break reno's own cwd check (runc fails here,
+/// crun passes): the cwd is entered and checked before the profile is loaded.
+#[test]
+fn seccomp_denying_getcwd_still_starts() {
+    require_root!();
+    let mut b = Bundle::new("seccomp-getcwd");
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["process"]["cwd"] = json!("/tmp");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    b.sh("readlink /proc/self/cwd; grep '^Seccomp:' /proc/self/status");
+    assert_eq!(b.run_ok(), "/tmp\nSeccomp:\t2\n");
+}
+
 #[test]
 fn user_namespace_with_id_maps() {
     require_root!();

@@ -493,6 +493,7 @@ impl Child<'_> {
         init::apply_process_attrs(self.spec, self.process)?;
         let (exe, argv, envp) = init::exec_args(self.process)?;
         let nnp = self.process.no_new_privileges().unwrap_or(false);
+        let cwd_entered = init::enter_cwd_as_root(self.process.cwd())?;
         if !nnp {
             // Without no_new_privs a filter needs CAP_SYS_ADMIN: before the caps drop.
             if let Some(prog) = self.seccomp {
@@ -500,7 +501,9 @@ impl Child<'_> {
             }
         }
         init::switch_user(self.process, in_userns)?;
-        init::enter_cwd(self.process.cwd())?;
+        if !cwd_entered {
+            init::enter_cwd(self.process.cwd())?;
+        }
         super::lsm::apply_exec_attrs(self.process)?;
         if self.process.no_new_privileges().unwrap_or(false) {
             rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;

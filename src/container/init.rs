@@ -289,6 +289,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
 
     let (exe, argv, envp) = exec_args(process)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
+    let cwd_entered = enter_cwd_as_root(process.cwd())?;
     if !nnp {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, before
         // the capabilities are dropped (runc does the same); the profile must then allow
@@ -298,7 +299,9 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         }
     }
     switch_user(process, ctx.new_userns)?;
-    enter_cwd(process.cwd())?;
+    if !cwd_entered {
+        enter_cwd(process.cwd())?;
+    }
     // AppArmor profile, SELinux label: both take effect at execve.
     super::lsm::apply_exec_attrs(process)?;
     if process.no_new_privileges().unwrap_or(false) {
@@ -315,6 +318,25 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         exec: Some((exe, argv, envp)),
         state_json,
     })
+}
+
+/// chdir to process.cwd before the user switch, as runc does (the container's user then
+/// starts in a cwd root could enter), and before an early seccomp profile could forbid the
+/// getcwd check. Ok(false): permission denied to root (e.g. NFS root_squash); the caller
+/// tries again as the container's user.
+pub(crate) fn enter_cwd_as_root(cwd: &Path) -> Result<bool> {
+    match enter_cwd(cwd) {
+        Ok(()) => Ok(true),
+        Err(e)
+            if matches!(
+                e.errno,
+                Some(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// chdir to process.cwd, which must then be inside the container's root. A cwd such as
