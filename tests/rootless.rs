@@ -5,6 +5,8 @@
 //! a config with limits fails with a clear error and leaves nothing behind.
 
 mod common;
+#[path = "common/notify_agent.rs"]
+mod notify_agent;
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -395,5 +397,132 @@ fn rootless_lifecycle_create_exec_kill_delete() {
     }
     let out = rb.reno_as(&u, &["delete", &id]);
     assert!(out.status.success(), "delete: {}", common::stderr(&out));
+    rb.assert_nothing_left(&u);
+}
+
+/// A unix socket of the root-run agent that the user may connect to.
+fn agent_for_user(
+    rb: &RootlessBundle,
+    name: &str,
+    n: usize,
+) -> (
+    PathBuf,
+    std::sync::mpsc::Receiver<Result<notify_agent::Seen, String>>,
+) {
+    let sock = rb.state.parent().expect("bundle base").join(name);
+    let rx = notify_agent::agent_n(&sock, n);
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod agent socket");
+    (sock, rx)
+}
+
+fn agent_seen(
+    rx: &std::sync::mpsc::Receiver<Result<notify_agent::Seen, String>>,
+) -> notify_agent::Seen {
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("agent finished")
+        .expect("agent ok")
+}
+
+/// x86_64 mkdir, mkdirat: what the agent must have been asked about.
+const MKDIRS: [i32; 2] = [83, 258];
+
+#[test]
+fn rootless_seccomp_notify_reaches_the_agent() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(u) = user() else { return };
+    if std::env::consts::ARCH != "x86_64" {
+        skip!("rootless notify test checks x86_64 syscall numbers");
+        return;
+    }
+    // The listener is loaded after no_new_privs (the user's process, as root of the user
+    // namespace) or before the capabilities drop (without it): two hand-over points.
+    for nnp in [true, false] {
+        let mut rb = RootlessBundle::new(&u, if nnp { "rl-notify-nnp" } else { "rl-notify" });
+        let (sock, rx) = agent_for_user(&rb, "agent.sock", 1);
+        rb.b.config["root"]["readonly"] = json!(false);
+        rb.b.config["process"]["noNewPrivileges"] = json!(nnp);
+        rb.b.config["linux"]["seccomp"] = notify_agent::notify_profile(&sock);
+        rb.b.sh(
+            "mkdir /tmp/a; echo first=$?; mkdir /tmp/b; echo second=$?; \
+             test -d /tmp/b && echo b-exists; test -d /tmp/a || echo a-missing",
+        );
+        let (code, out, err) = rb.run_as(&u);
+        assert_eq!(code, 0, "nnp={nnp}\nstdout:\n{out}\nstderr:\n{err}");
+        // The agent failed the first mkdir (EROFS) and let the second run.
+        assert_eq!(out, "first=1\nsecond=0\nb-exists\na-missing\n", "nnp={nnp}");
+        let seen = agent_seen(&rx);
+        assert_eq!(seen.calls.len(), 2, "nnp={nnp}: {:?}", seen.calls);
+        assert!(
+            seen.calls.iter().all(|n| MKDIRS.contains(n)),
+            "{:?}",
+            seen.calls
+        );
+        assert_eq!(seen.state["state"]["id"], json!(rb.b.id));
+        assert_eq!(seen.state["metadata"], "reno-test-metadata");
+        // The container's own process made b: it is the user's outside.
+        let md = std::fs::metadata(rb.b.rootfs().join("tmp/b")).expect("b made");
+        assert_eq!(md.uid(), u.uid);
+        rb.assert_nothing_left(&u);
+    }
+}
+
+#[test]
+fn rootless_seccomp_notify_for_exec() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(u) = user() else { return };
+    if std::env::consts::ARCH != "x86_64" {
+        skip!("rootless notify test checks x86_64 syscall numbers");
+        return;
+    }
+    let mut rb = RootlessBundle::new(&u, "rl-notify-exec");
+    let (sock, rx) = agent_for_user(&rb, "agent.sock", 2);
+    rb.b.config["root"]["readonly"] = json!(false);
+    rb.b.config["linux"]["seccomp"] = notify_agent::notify_profile(&sock);
+    rb.b.args(&["sleep", "60"]);
+    rb.b.write_config();
+    let id = rb.b.id.clone();
+    let out = rb.reno_as(&u, &["create", &id]);
+    assert!(out.status.success(), "create: {}", common::stderr(&out));
+    let out = rb.reno_as(&u, &["start", &id]);
+    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    // The exec'd process gets a listener of its own (a second connection to the agent),
+    // whose first mkdir fails; then it lists its fds: only stdio (what a process
+    // without --preserve-fds gets), nothing left over from the hand-over.
+    let out = rb.reno_as(
+        &u,
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "mkdir /tmp/x; echo rc=$?; mkdir /tmp/y; echo rc=$?; ls /proc/self/fd",
+        ],
+    );
+    assert!(out.status.success(), "exec: {}", common::stderr(&out));
+    assert_eq!(common::stdout(&out), "rc=1\nrc=0\n0\n1\n2\n3\n");
+    let out = rb.reno_as(&u, &["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", common::stderr(&out));
+    let mut states = vec![agent_seen(&rx).state, agent_seen(&rx).state];
+    states.sort_by_key(|s| s["state"]["status"].as_str().map(str::to_string));
+    assert_eq!(states[0]["state"]["status"], "creating", "{states:?}");
+    assert_eq!(states[1]["state"]["status"], "running", "{states:?}");
+    assert_ne!(
+        states[0]["pid"], states[1]["pid"],
+        "the exec process's own pid"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let out = rb.reno_as(&u, &["delete", &id]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "delete: {}",
+            common::stderr(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     rb.assert_nothing_left(&u);
 }
