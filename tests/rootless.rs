@@ -1,8 +1,10 @@
 //! Rootless containers: a real unprivileged user (made here with useradd, with ranges in
 //! /etc/subuid and /etc/subgid) runs `reno --root <its dir> run` of a bundle with a user
 //! namespace. Its own id is mapped directly; several ranges go through newuidmap/newgidmap.
-//! No cgroup is delegated to it, so the containers run without one (runc's behaviour), and
-//! a config with limits fails with a clear error and leaves nothing behind.
+//! Without a delegated cgroup the containers run without one (runc's behaviour), and a
+//! config with limits fails with a clear error and leaves nothing behind; with memory and
+//! pids hierarchies delegated (as systemd does), the container gets its limits there.
+//! seccomp NOTIFY reaches an in-test agent from a rootless `run` and `exec`.
 
 mod common;
 #[path = "common/notify_agent.rs"]
@@ -523,6 +525,141 @@ fn rootless_seccomp_notify_for_exec() {
             common::stderr(&out)
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rb.assert_nothing_left(&u);
+}
+
+/// Root delegates a cgroup to the user the way systemd's `Delegate=yes` and runc's rootless
+/// tests do on cgroup v1: in each hierarchy named, a directory owned by the user, with its
+/// `cgroup.procs` and `tasks`. Removed (with anything left below) on drop.
+struct Delegated {
+    dirs: Vec<PathBuf>,
+}
+
+const DELEG: &str = "reno-rootless-deleg";
+
+impl Delegated {
+    /// None (after printing SKIP) when the host has no v1 hierarchy for one of `ctrls`.
+    fn new(u: &User, ctrls: &[&str]) -> Option<Delegated> {
+        let mut d = Delegated { dirs: Vec::new() };
+        for c in ctrls {
+            let mount = Path::new("/sys/fs/cgroup").join(c);
+            if !mount.join("tasks").exists() {
+                skip!(
+                    "rootless delegation: no cgroup v1 {c} hierarchy at {}",
+                    mount.display()
+                );
+                return None;
+            }
+            let dir = mount.join(DELEG);
+            d.remove_one(&dir);
+            std::fs::create_dir(&dir).expect("mkdir delegated cgroup");
+            d.dirs.push(dir.clone());
+            for p in [dir.clone(), dir.join("cgroup.procs"), dir.join("tasks")] {
+                std::os::unix::fs::chown(&p, Some(u.uid), Some(u.gid)).expect("chown");
+            }
+        }
+        Some(d)
+    }
+
+    fn remove_one(&self, dir: &Path) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            self.remove_one(d);
+        }
+    }
+}
+
+#[test]
+fn rootless_delegated_cgroup_gets_limits() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(u) = user() else { return };
+    let Some(deleg) = Delegated::new(&u, &["memory", "pids"]) else {
+        return;
+    };
+    let mut rb = RootlessBundle::new(&u, "rl-deleg");
+    let id = rb.b.id.clone();
+    let cg = format!("/{DELEG}/{id}");
+    rb.b.config["linux"]["cgroupsPath"] = json!(cg);
+    rb.b.config["linux"]["resources"] =
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}});
+    // The container reads its own limits through the host's /sys (`spec --rootless` binds
+    // it) and its own cgroups (its cgroup namespace's root, so "/"); the cpu hierarchy,
+    // not delegated, has no directory for it.
+    rb.b.sh(&format!(
+        "grep -E ':(memory|pids):' /proc/self/cgroup | cut -d: -f2-; \
+         cat /sys/fs/cgroup/memory{cg}/memory.limit_in_bytes /sys/fs/cgroup/pids{cg}/pids.max; \
+         test -e /sys/fs/cgroup/cpu/{DELEG} || echo no-cpu-cgroup"
+    ));
+    let (code, out, err) = rb.run_as(&u);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines[..2].sort_unstable();
+    assert_eq!(
+        lines,
+        ["memory:/", "pids:/", "67108864", "32", "no-cpu-cgroup"],
+        "{out}"
+    );
+    // `run` deleted the container: its sub-cgroup is gone, the delegated one stays.
+    for d in &deleg.dirs {
+        assert!(d.is_dir(), "{} removed", d.display());
+        assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
+    }
+    rb.assert_nothing_left(&u);
+
+    // create, exec, ps, delete: the exec'd process joins the delegated cgroups only.
+    rb.b.args(&["sleep", "60"]);
+    rb.b.write_config();
+    let out = rb.reno_as(&u, &["create", &id]);
+    assert!(out.status.success(), "create: {}", common::stderr(&out));
+    let procs = std::fs::read_to_string(deleg.dirs[0].join(&id).join("cgroup.procs"))
+        .expect("the container's memory cgroup");
+    assert_eq!(procs.lines().count(), 1, "the init: {procs}");
+    let out = rb.reno_as(&u, &["start", &id]);
+    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    let out = rb.reno_as(
+        &u,
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "grep -E ':(memory|pids):' /proc/self/cgroup | cut -d: -f2-",
+        ],
+    );
+    assert!(out.status.success(), "exec: {}", common::stderr(&out));
+    let mut seen: Vec<String> = common::stdout(&out).lines().map(str::to_string).collect();
+    seen.sort();
+    assert_eq!(seen, ["memory:/", "pids:/"]);
+    let out = rb.reno_as(&u, &["ps", "--format", "json", &id]);
+    assert!(out.status.success(), "ps: {}", common::stderr(&out));
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps json");
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let out = rb.reno_as(&u, &["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", common::stderr(&out));
+    for d in &deleg.dirs {
+        assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
+    }
+    rb.assert_nothing_left(&u);
+
+    // A limit whose controller was not delegated: a clear error, nothing left.
+    rb.b.sh("true");
+    rb.b.config["linux"]["resources"] = json!({"pids": {"limit": 32}, "cpu": {"shares": 512}});
+    let (code, out, err) = rb.run_as(&u);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("rootless") && err.contains("cpu"), "{err}");
+    for d in &deleg.dirs {
+        assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
     }
     rb.assert_nothing_left(&u);
 }

@@ -218,7 +218,8 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
 
     let started = (|| -> Result<()> {
         if !saved.cgroup.is_empty() {
-            Cgroup::open(&saved.cgroup).add_process(raw)?;
+            // Where its directories exist: a rootless container's delegated hierarchies.
+            Cgroup::open_existing(&saved.cgroup).add_process(raw)?;
         }
         parent_ch.send(&Msg::Continue)?;
         // EOF: the process reached execve (the channel is close-on-exec).
