@@ -437,24 +437,49 @@ fn rootless_seccomp_notify_reaches_the_agent() {
         skip!("rootless notify test checks x86_64 syscall numbers");
         return;
     }
-    // The listener is loaded after no_new_privs (the user's process, as root of the user
-    // namespace) or before the capabilities drop (without it): two hand-over points.
-    for nnp in [true, false] {
-        let mut rb = RootlessBundle::new(&u, if nnp { "rl-notify-nnp" } else { "rl-notify" });
+    // The listener is loaded after no_new_privs (as the process's user) or before the
+    // capabilities drop (without it): two hand-over points. With subordinate ranges the
+    // process's user (1000 inside) is not ours outside: pidfd_getfd then passes on our
+    // capabilities over the container's user namespace, not on a uid match.
+    let subid = have_newuidmap();
+    if !subid {
+        skip!("rootless notify as uid 1000: newuidmap/newgidmap missing (tests/install-deps installs uidmap)");
+    }
+    let cases = [(true, false), (false, false), (true, true)];
+    for (nnp, as_1000) in cases.into_iter().filter(|c| subid || !c.1) {
+        let name = format!(
+            "rl-notify-{}{}",
+            if nnp { "nnp" } else { "caps" },
+            if as_1000 { "-1000" } else { "" }
+        );
+        let mut rb = RootlessBundle::new(&u, &name);
         let (sock, rx) = agent_for_user(&rb, "agent.sock", 1);
         rb.b.config["root"]["readonly"] = json!(false);
         rb.b.config["process"]["noNewPrivileges"] = json!(nnp);
         rb.b.config["linux"]["seccomp"] = notify_agent::notify_profile(&sock);
+        let mut owner = u.uid;
+        if as_1000 {
+            let maps = |own: u32| {
+                json!([
+                    {"containerID": 0, "hostID": own, "size": 1},
+                    {"containerID": 1, "hostID": u.sub, "size": SUB_COUNT}
+                ])
+            };
+            rb.b.config["linux"]["uidMappings"] = maps(u.uid);
+            rb.b.config["linux"]["gidMappings"] = maps(u.gid);
+            rb.b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+            owner = u.sub + 999;
+        }
         rb.b.sh(
             "mkdir /tmp/a; echo first=$?; mkdir /tmp/b; echo second=$?; \
              test -d /tmp/b && echo b-exists; test -d /tmp/a || echo a-missing",
         );
         let (code, out, err) = rb.run_as(&u);
-        assert_eq!(code, 0, "nnp={nnp}\nstdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(code, 0, "{name}\nstdout:\n{out}\nstderr:\n{err}");
         // The agent failed the first mkdir (EROFS) and let the second run.
-        assert_eq!(out, "first=1\nsecond=0\nb-exists\na-missing\n", "nnp={nnp}");
+        assert_eq!(out, "first=1\nsecond=0\nb-exists\na-missing\n", "{name}");
         let seen = agent_seen(&rx);
-        assert_eq!(seen.calls.len(), 2, "nnp={nnp}: {:?}", seen.calls);
+        assert_eq!(seen.calls.len(), 2, "{name}: {:?}", seen.calls);
         assert!(
             seen.calls.iter().all(|n| MKDIRS.contains(n)),
             "{:?}",
@@ -462,9 +487,9 @@ fn rootless_seccomp_notify_reaches_the_agent() {
         );
         assert_eq!(seen.state["state"]["id"], json!(rb.b.id));
         assert_eq!(seen.state["metadata"], "reno-test-metadata");
-        // The container's own process made b: it is the user's outside.
+        // The container's own process made b.
         let md = std::fs::metadata(rb.b.rootfs().join("tmp/b")).expect("b made");
-        assert_eq!(md.uid(), u.uid);
+        assert_eq!(md.uid(), owner, "{name}");
         rb.assert_nothing_left(&u);
     }
 }

@@ -45,9 +45,11 @@ pub const SECCOMP_FD_NAME: &str = "seccompFd";
 ///   the caller), so `exec` first closes every fd its program would not get anyway (see
 ///   exec.rs): nothing of the host's is left to take.
 /// - In both, /proc/PID/exe is the protected re-executed copy of reno (sealed.rs), never the
-///   host binary, and the root and cwd are already the container's; no capability is held
-///   that the container's root lacks (the parent is unprivileged, so ours are only those of
-///   the container's user namespace).
+///   host binary, and the root and cwd are already the container's. Our capabilities are
+///   only those of the container's user namespace (the parent is unprivileged), and the
+///   kernel's own check (cap_ptrace_access_check) still lets in only a process holding all
+///   of them: a container process with fewer (runc's default set) can't reach us before
+///   the switch to the process's user, and after it we hold no more than that process.
 pub fn load_and_hand_over(
     prog: &crate::seccomp::Program,
     ch: &mut Channel,
