@@ -40,6 +40,14 @@ pub fn init(path: Option<&std::path::Path>, json: bool, debug: bool) {
     }
 }
 
+/// The raw fd of the `--log` file, if one is open: what code that closes every other fd
+/// must keep (the logger writes to it until execve).
+pub fn file_fd() -> Option<i32> {
+    let f = LOGGER.get()?.file.as_ref()?;
+    let g = f.lock().ok()?;
+    Some(std::os::fd::AsRawFd::as_raw_fd(&*g))
+}
+
 impl Log for Logger {
     fn enabled(&self, m: &Metadata) -> bool {
         m.level() <= self.level

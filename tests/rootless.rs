@@ -1,10 +1,14 @@
 //! Rootless containers: a real unprivileged user (made here with useradd, with ranges in
 //! /etc/subuid and /etc/subgid) runs `reno --root <its dir> run` of a bundle with a user
 //! namespace. Its own id is mapped directly; several ranges go through newuidmap/newgidmap.
-//! No cgroup is delegated to it, so the containers run without one (runc's behaviour), and
-//! a config with limits fails with a clear error and leaves nothing behind.
+//! Without a delegated cgroup the containers run without one (runc's behaviour), and a
+//! config with limits fails with a clear error and leaves nothing behind; with memory and
+//! pids hierarchies delegated (as systemd does), the container gets its limits there.
+//! seccomp NOTIFY reaches an in-test agent from a rootless `run` and `exec`.
 
 mod common;
+#[path = "common/notify_agent.rs"]
+mod notify_agent;
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -395,5 +399,292 @@ fn rootless_lifecycle_create_exec_kill_delete() {
     }
     let out = rb.reno_as(&u, &["delete", &id]);
     assert!(out.status.success(), "delete: {}", common::stderr(&out));
+    rb.assert_nothing_left(&u);
+}
+
+/// A unix socket of the root-run agent that the user may connect to.
+fn agent_for_user(
+    rb: &RootlessBundle,
+    name: &str,
+    n: usize,
+) -> (
+    PathBuf,
+    std::sync::mpsc::Receiver<Result<notify_agent::Seen, String>>,
+) {
+    let sock = rb.state.parent().expect("bundle base").join(name);
+    let rx = notify_agent::agent_n(&sock, n);
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod agent socket");
+    (sock, rx)
+}
+
+fn agent_seen(
+    rx: &std::sync::mpsc::Receiver<Result<notify_agent::Seen, String>>,
+) -> notify_agent::Seen {
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("agent finished")
+        .expect("agent ok")
+}
+
+/// x86_64 mkdir, mkdirat: what the agent must have been asked about.
+const MKDIRS: [i32; 2] = [83, 258];
+
+#[test]
+fn rootless_seccomp_notify_reaches_the_agent() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(u) = user() else { return };
+    if std::env::consts::ARCH != "x86_64" {
+        skip!("rootless notify test checks x86_64 syscall numbers");
+        return;
+    }
+    // The listener is loaded after no_new_privs (as the process's user) or before the
+    // capabilities drop (without it): two hand-over points. With subordinate ranges the
+    // process's user (1000 inside) is not ours outside: pidfd_getfd then passes on our
+    // capabilities over the container's user namespace, not on a uid match.
+    let subid = have_newuidmap();
+    if !subid {
+        skip!("rootless notify as uid 1000: newuidmap/newgidmap missing (tests/install-deps installs uidmap)");
+    }
+    let cases = [(true, false), (false, false), (true, true)];
+    for (nnp, as_1000) in cases.into_iter().filter(|c| subid || !c.1) {
+        let name = format!(
+            "rl-notify-{}{}",
+            if nnp { "nnp" } else { "caps" },
+            if as_1000 { "-1000" } else { "" }
+        );
+        let mut rb = RootlessBundle::new(&u, &name);
+        let (sock, rx) = agent_for_user(&rb, "agent.sock", 1);
+        rb.b.config["root"]["readonly"] = json!(false);
+        rb.b.config["process"]["noNewPrivileges"] = json!(nnp);
+        rb.b.config["linux"]["seccomp"] = notify_agent::notify_profile(&sock);
+        let mut owner = u.uid;
+        if as_1000 {
+            let maps = |own: u32| {
+                json!([
+                    {"containerID": 0, "hostID": own, "size": 1},
+                    {"containerID": 1, "hostID": u.sub, "size": SUB_COUNT}
+                ])
+            };
+            rb.b.config["linux"]["uidMappings"] = maps(u.uid);
+            rb.b.config["linux"]["gidMappings"] = maps(u.gid);
+            rb.b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+            owner = u.sub + 999;
+        }
+        rb.b.sh(
+            "mkdir /tmp/a; echo first=$?; mkdir /tmp/b; echo second=$?; \
+             test -d /tmp/b && echo b-exists; test -d /tmp/a || echo a-missing",
+        );
+        let (code, out, err) = rb.run_as(&u);
+        assert_eq!(code, 0, "{name}\nstdout:\n{out}\nstderr:\n{err}");
+        // The agent failed the first mkdir (EROFS) and let the second run.
+        assert_eq!(out, "first=1\nsecond=0\nb-exists\na-missing\n", "{name}");
+        let seen = agent_seen(&rx);
+        assert_eq!(seen.calls.len(), 2, "{name}: {:?}", seen.calls);
+        assert!(
+            seen.calls.iter().all(|n| MKDIRS.contains(n)),
+            "{:?}",
+            seen.calls
+        );
+        assert_eq!(seen.state["state"]["id"], json!(rb.b.id));
+        assert_eq!(seen.state["metadata"], "reno-test-metadata");
+        // The container's own process made b.
+        let md = std::fs::metadata(rb.b.rootfs().join("tmp/b")).expect("b made");
+        assert_eq!(md.uid(), owner, "{name}");
+        rb.assert_nothing_left(&u);
+    }
+}
+
+#[test]
+fn rootless_seccomp_notify_for_exec() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(u) = user() else { return };
+    if std::env::consts::ARCH != "x86_64" {
+        skip!("rootless notify test checks x86_64 syscall numbers");
+        return;
+    }
+    let mut rb = RootlessBundle::new(&u, "rl-notify-exec");
+    let (sock, rx) = agent_for_user(&rb, "agent.sock", 2);
+    rb.b.config["root"]["readonly"] = json!(false);
+    rb.b.config["linux"]["seccomp"] = notify_agent::notify_profile(&sock);
+    rb.b.args(&["sleep", "60"]);
+    rb.b.write_config();
+    let id = rb.b.id.clone();
+    let out = rb.reno_as(&u, &["create", &id]);
+    assert!(out.status.success(), "create: {}", common::stderr(&out));
+    let out = rb.reno_as(&u, &["start", &id]);
+    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    // The exec'd process gets a listener of its own (a second connection to the agent),
+    // whose first mkdir fails; then it lists its fds: only stdio (what a process
+    // without --preserve-fds gets), nothing left over from the hand-over.
+    let out = rb.reno_as(
+        &u,
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "mkdir /tmp/x; echo rc=$?; mkdir /tmp/y; echo rc=$?; ls /proc/self/fd",
+        ],
+    );
+    assert!(out.status.success(), "exec: {}", common::stderr(&out));
+    assert_eq!(common::stdout(&out), "rc=1\nrc=0\n0\n1\n2\n3\n");
+    let out = rb.reno_as(&u, &["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", common::stderr(&out));
+    let mut states = vec![agent_seen(&rx).state, agent_seen(&rx).state];
+    states.sort_by_key(|s| s["state"]["status"].as_str().map(str::to_string));
+    assert_eq!(states[0]["state"]["status"], "creating", "{states:?}");
+    assert_eq!(states[1]["state"]["status"], "running", "{states:?}");
+    assert_ne!(
+        states[0]["pid"], states[1]["pid"],
+        "the exec process's own pid"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let out = rb.reno_as(&u, &["delete", &id]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "delete: {}",
+            common::stderr(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rb.assert_nothing_left(&u);
+}
+
+/// Root delegates a cgroup to the user the way systemd's `Delegate=yes` and runc's rootless
+/// tests do on cgroup v1: in each hierarchy named, a directory owned by the user, with its
+/// `cgroup.procs` and `tasks`. Removed (with anything left below) on drop.
+struct Delegated {
+    dirs: Vec<PathBuf>,
+}
+
+const DELEG: &str = "reno-rootless-deleg";
+
+impl Delegated {
+    /// None (after printing SKIP) when the host has no v1 hierarchy for one of `ctrls`.
+    fn new(u: &User, ctrls: &[&str]) -> Option<Delegated> {
+        let mut d = Delegated { dirs: Vec::new() };
+        for c in ctrls {
+            let mount = Path::new("/sys/fs/cgroup").join(c);
+            if !mount.join("tasks").exists() {
+                skip!(
+                    "rootless delegation: no cgroup v1 {c} hierarchy at {}",
+                    mount.display()
+                );
+                return None;
+            }
+            let dir = mount.join(DELEG);
+            d.remove_one(&dir);
+            std::fs::create_dir(&dir).expect("mkdir delegated cgroup");
+            d.dirs.push(dir.clone());
+            for p in [dir.clone(), dir.join("cgroup.procs"), dir.join("tasks")] {
+                std::os::unix::fs::chown(&p, Some(u.uid), Some(u.gid)).expect("chown");
+            }
+        }
+        Some(d)
+    }
+
+    fn remove_one(&self, dir: &Path) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            self.remove_one(d);
+        }
+    }
+}
+
+#[test]
+fn rootless_delegated_cgroup_gets_limits() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(u) = user() else { return };
+    let Some(deleg) = Delegated::new(&u, &["memory", "pids"]) else {
+        return;
+    };
+    let mut rb = RootlessBundle::new(&u, "rl-deleg");
+    let id = rb.b.id.clone();
+    let cg = format!("/{DELEG}/{id}");
+    rb.b.config["linux"]["cgroupsPath"] = json!(cg);
+    rb.b.config["linux"]["resources"] =
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}});
+    // The container reads its own limits through the host's /sys (`spec --rootless` binds
+    // it) and its own cgroups (its cgroup namespace's root, so "/"); the cpu hierarchy,
+    // not delegated, has no directory for it.
+    rb.b.sh(&format!(
+        "grep -E ':(memory|pids):' /proc/self/cgroup | cut -d: -f2-; \
+         cat /sys/fs/cgroup/memory{cg}/memory.limit_in_bytes /sys/fs/cgroup/pids{cg}/pids.max; \
+         test -e /sys/fs/cgroup/cpu/{DELEG} || echo no-cpu-cgroup"
+    ));
+    let (code, out, err) = rb.run_as(&u);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines[..2].sort_unstable();
+    assert_eq!(
+        lines,
+        ["memory:/", "pids:/", "67108864", "32", "no-cpu-cgroup"],
+        "{out}"
+    );
+    // `run` deleted the container: its sub-cgroup is gone, the delegated one stays.
+    for d in &deleg.dirs {
+        assert!(d.is_dir(), "{} removed", d.display());
+        assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
+    }
+    rb.assert_nothing_left(&u);
+
+    // create, exec, ps, delete: the exec'd process joins the delegated cgroups only.
+    rb.b.args(&["sleep", "60"]);
+    rb.b.write_config();
+    let out = rb.reno_as(&u, &["create", &id]);
+    assert!(out.status.success(), "create: {}", common::stderr(&out));
+    let procs = std::fs::read_to_string(deleg.dirs[0].join(&id).join("cgroup.procs"))
+        .expect("the container's memory cgroup");
+    assert_eq!(procs.lines().count(), 1, "the init: {procs}");
+    let out = rb.reno_as(&u, &["start", &id]);
+    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    let out = rb.reno_as(
+        &u,
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "grep -E ':(memory|pids):' /proc/self/cgroup | cut -d: -f2-",
+        ],
+    );
+    assert!(out.status.success(), "exec: {}", common::stderr(&out));
+    let mut seen: Vec<String> = common::stdout(&out).lines().map(str::to_string).collect();
+    seen.sort();
+    assert_eq!(seen, ["memory:/", "pids:/"]);
+    let out = rb.reno_as(&u, &["ps", "--format", "json", &id]);
+    assert!(out.status.success(), "ps: {}", common::stderr(&out));
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps json");
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let out = rb.reno_as(&u, &["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", common::stderr(&out));
+    for d in &deleg.dirs {
+        assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
+    }
+    rb.assert_nothing_left(&u);
+
+    // A limit whose controller was not delegated: a clear error, nothing left.
+    rb.b.sh("true");
+    rb.b.config["linux"]["resources"] = json!({"pids": {"limit": 32}, "cpu": {"shares": 512}});
+    let (code, out, err) = rb.run_as(&u);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("rootless") && err.contains("cpu"), "{err}");
+    for d in &deleg.dirs {
+        assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
+    }
     rb.assert_nothing_left(&u);
 }

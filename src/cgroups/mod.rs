@@ -140,6 +140,15 @@ pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
     })
 }
 
+/// The container's directory in hierarchy `h` (with a v1 cpuset's cpus and mems filled in).
+fn make_dir(h: &Hierarchy, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).ctx_path("create cgroup", dir)?;
+    if !h.v2 && h.controllers.iter().any(|c| c == "cpuset") {
+        inherit_cpuset(&h.mount_point, dir)?;
+    }
+    Ok(())
+}
+
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and no process can join it:
 /// copy them down from the nearest ancestor, level by level (as runc does).
 fn inherit_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
@@ -180,33 +189,68 @@ impl Cgroup {
         }
     }
 
+    /// The container's cgroup in the hierarchies where its directory exists: a rootless
+    /// container has only those delegated to its user (see `create_where_allowed`).
+    pub fn open_existing(path: &str) -> Cgroup {
+        let mut cg = Cgroup::open(path);
+        cg.dirs.retain(|(_, d)| d.is_dir());
+        cg
+    }
+
     /// Create the directories in every hierarchy.
     pub fn create(path: &str) -> Result<Cgroup> {
         let cg = Cgroup::open(path);
         for (h, dir) in &cg.dirs {
-            std::fs::create_dir_all(dir).ctx_path("create cgroup", dir)?;
-            if !h.v2 && h.controllers.iter().any(|c| c == "cpuset") {
-                inherit_cpuset(&h.mount_point, dir)?;
+            make_dir(h, dir)?;
+        }
+        cg.enable_offered();
+        Ok(cg)
+    }
+
+    /// Rootless (runc's fs manager): create the directories where the user may, leave out
+    /// the hierarchies that refuse (EACCES, EPERM, EROFS: not delegated), and return those
+    /// with their errors. Any other error fails as in `create`.
+    pub fn create_where_allowed(path: &str) -> Result<(Cgroup, Vec<(Hierarchy, Error)>)> {
+        let mut cg = Cgroup::open(path);
+        let (mut kept, mut refused) = (Vec::new(), Vec::new());
+        for (h, dir) in std::mem::take(&mut cg.dirs) {
+            match make_dir(&h, &dir) {
+                Ok(()) => kept.push((h, dir)),
+                Err(e) if matches!(e.errno, Some(Errno::ACCESS | Errno::PERM | Errno::ROFS)) => {
+                    // A cpuset made but not filled in: take it away again.
+                    let _ = std::fs::remove_dir(&dir);
+                    refused.push((h, e));
+                }
+                Err(e) => {
+                    cg.dirs = kept;
+                    let _ = cg.destroy();
+                    return Err(e);
+                }
             }
         }
+        cg.dirs = kept;
+        cg.enable_offered();
+        Ok((cg, refused))
+    }
+
+    fn enable_offered(&self) {
         // On a pure v2 host enable what the root offers down the container's path (as
         // runc does) so stats and later `update`s find their files; a controller that
         // can't be enabled is only an error once a limit asks for it.
-        let hs: Vec<Hierarchy> = cg.dirs.iter().map(|(h, _)| h.clone()).collect();
+        let hs: Vec<Hierarchy> = self.dirs.iter().map(|(h, _)| h.clone()).collect();
         if layout(&hs) == Some(Layout::Unified) {
-            if let Some((m, _)) = cg.v2() {
+            if let Some((m, _)) = self.v2() {
                 let offered =
                     crate::linux::fs::read_small(m.join("cgroup.controllers")).unwrap_or_default();
                 let names: Vec<&'static str> = offered
                     .split_whitespace()
                     .filter_map(|c| knob::static_name(if c == "io" { "blkio" } else { c }))
                     .collect();
-                if let Err(e) = cg.enable_v2(&names) {
+                if let Err(e) = self.enable_v2(&names) {
                     log::debug!("{e}");
                 }
             }
         }
-        Ok(cg)
     }
 
     /// Move `pid` into the cgroup in every hierarchy.

@@ -98,6 +98,12 @@ impl Channel {
         }
     }
 
+    /// The two fd numbers (read end, write end), for code that closes every other fd.
+    pub fn raw_fds(&self) -> [i32; 2] {
+        use std::os::fd::AsRawFd;
+        [self.rx.as_raw_fd(), self.tx.as_raw_fd()]
+    }
+
     pub fn send(&mut self, m: &Msg) -> Result<()> {
         self.tx
             .write_all(m.encode().as_bytes())

@@ -186,11 +186,12 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         process: &process,
         spec: &spec,
         joins,
-        root,
+        root: Some(root),
         console: console_tx,
         sigmask: old_mask.unwrap_or(0),
         preserve_fds: o.preserve_fds,
         seccomp: seccomp.as_ref(),
+        unprivileged_parent: !rustix::process::geteuid().is_root(),
     };
     let forked = match (&pidns, child.joins.iter().find(|j| j.0 == "user")) {
         (Some(pidns), Some(user)) if via_userns => fork_via_userns(&user.2, pidns),
@@ -198,7 +199,9 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     };
     let child_pid = match forked {
         Ok(Forked::Child) => {
-            drop(parent_ch);
+            // Nothing of the host's that the process doesn't need stays open in it (the
+            // lock's flock is ours, the parent's copy keeps it).
+            drop((lock, pidns, console_rx, parent_ch));
             child.run(child_ch)
         }
         Ok(Forked::Parent(p)) => p,
@@ -215,7 +218,8 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
 
     let started = (|| -> Result<()> {
         if !saved.cgroup.is_empty() {
-            Cgroup::open(&saved.cgroup).add_process(raw)?;
+            // Where its directories exist: a rootless container's delegated hierarchies.
+            Cgroup::open_existing(&saved.cgroup).add_process(raw)?;
         }
         parent_ch.send(&Msg::Continue)?;
         // EOF: the process reached execve (the channel is close-on-exec).
@@ -441,15 +445,18 @@ struct Child<'a> {
     process: &'a Process,
     spec: &'a Spec,
     joins: Vec<(&'static str, u64, OwnedFd)>,
-    root: OwnedFd,
+    /// Taken (and closed) once used.
+    root: Option<OwnedFd>,
     console: Option<OwnedFd>,
     sigmask: signal::SigMask,
     preserve_fds: u32,
     seccomp: Option<&'a crate::seccomp::Program>,
+    /// We are not root: the listener hand-over needs this process dumpable for a moment.
+    unprivileged_parent: bool,
 }
 
 impl Child<'_> {
-    fn run(&self, mut ch: Channel) -> ! {
+    fn run(mut self, mut ch: Channel) -> ! {
         // Until execve this is reno, already visible in the container's pid namespace: keep
         // its processes out of /proc/<pid>/exe and /proc/<pid>/mem (CVE-2019-5736).
         if let Err(e) =
@@ -468,26 +475,48 @@ impl Child<'_> {
         linux::process::exit_now(1)
     }
 
-    fn setup_and_exec(&self, ch: &mut Channel) -> Result<Infallible> {
+    /// Before a dumpable listener hand-over (notify.rs): close every fd the program won't
+    /// get anyway (stdio and the preserved ones stay; the channel and the log until execve),
+    /// so the container's processes, which may run as our uid, find nothing of the host's
+    /// in this process (the state lock, the engine's fds, a console socket).
+    fn hand_over(&mut self, prog: &crate::seccomp::Program, ch: &mut Channel) -> Result<()> {
+        if self.unprivileged_parent && prog.notify {
+            self.joins.clear();
+            self.root = None;
+            self.console = None;
+            let mut keep = ch.raw_fds().to_vec();
+            keep.extend(crate::log::file_fd());
+            linux::process::close_from_except(3 + self.preserve_fds, &keep)
+                .ctx("close fds before the seccomp listener hand-over")?;
+        }
+        super::notify::load_and_hand_over(prog, ch, self.unprivileged_parent)
+    }
+
+    fn setup_and_exec(&mut self, ch: &mut Channel) -> Result<Infallible> {
         match ch.recv()? {
             Some(Msg::Continue) => {}
             Some(m) => return Err(Error::failed("exec handshake", format!("unexpected {m:?}"))),
             None => linux::process::exit_now(1),
         }
         let mut in_userns = false;
-        for (name, flag, fd) in &self.joins {
-            if *name == "user" && self.userns_joined {
+        for (name, flag, fd) in std::mem::take(&mut self.joins) {
+            if name == "user" && self.userns_joined {
                 in_userns = true;
                 continue;
             }
-            linux::process::setns(fd, *flag)
+            linux::process::setns(&fd, flag)
                 .ctx(&format!("join the container's {name} namespace"))?;
-            in_userns |= *name == "user";
+            in_userns |= name == "user";
         }
-        rustix::process::fchdir(&self.root).ctx("chdir to the container's root")?;
+        let root = self
+            .root
+            .take()
+            .ok_or_else(|| Error::failed("exec", "no container root"))?;
+        rustix::process::fchdir(&root).ctx("chdir to the container's root")?;
+        drop(root);
         rustix::process::chroot(".").ctx("chroot to the container's root")?;
         terminal::become_session_leader()?;
-        if let Some(sock) = &self.console {
+        if let Some(sock) = self.console.take() {
             terminal::setup_console(sock.as_fd(), self.process, false)?;
         }
         init::apply_process_attrs(self.spec, self.process)?;
@@ -497,7 +526,7 @@ impl Child<'_> {
         if !nnp {
             // Without no_new_privs a filter needs CAP_SYS_ADMIN: before the caps drop.
             if let Some(prog) = self.seccomp {
-                super::notify::load_and_hand_over(prog, ch)?;
+                self.hand_over(prog, ch)?;
             }
         }
         init::switch_user(self.process, in_userns)?;
@@ -513,7 +542,7 @@ impl Child<'_> {
         linux::process::cloexec_from(3 + self.preserve_fds).ctx("close_range")?;
         if let Some(prog) = self.seccomp.filter(|_| nnp) {
             // The channel is close-on-exec: the parent sees EOF at execve.
-            super::notify::load_and_hand_over(prog, ch)?;
+            self.hand_over(prog, ch)?;
         }
         let e = linux::process::execve(&exe, &argv, &envp);
         Err(Error::sys(format!("exec {exe:?}"), e))

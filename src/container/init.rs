@@ -295,7 +295,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         // the capabilities are dropped (runc does the same); the profile must then allow
         // what the init still does (setuid, capset, the fifo, execve).
         if let Some(prog) = ctx.seccomp {
-            super::notify::load_and_hand_over(prog, ch)?;
+            super::notify::load_and_hand_over(prog, ch, !ctx.root_parent)?;
         }
     }
     switch_user(process, ctx.new_userns)?;
@@ -310,7 +310,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         // a profile with NOTIFY rules is loaded here (where runc loads every profile), the
         // others after the fifo, closer to execve.
         if let Some(prog) = ctx.seccomp.filter(|p| p.notify) {
-            super::notify::load_and_hand_over(prog, ch)?;
+            super::notify::load_and_hand_over(prog, ch, !ctx.root_parent)?;
         }
     }
     Ok(Ready {

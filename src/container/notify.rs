@@ -6,6 +6,14 @@
 //! (`fds: ["seccompFd"]`, `metadata` = listenerMetadata) with the fd as SCM_RIGHTS. Then it
 //! answers `Msg::SeccompDone` and the child closes its copy. The agent handles the
 //! notifications from then on, including those of the rest of reno's own set-up.
+//!
+//! An unprivileged (rootless) parent passes pidfd_getfd's ptrace check on the uid match and
+//! its capabilities over the container's user namespace, but not the dumpability check: the
+//! child's memory belongs to the initial user namespace, where the parent has no
+//! CAP_SYS_PTRACE, and the child is non-dumpable (CVE-2019-5736). So the child is dumpable
+//! for the hand-over only; see [`load_and_hand_over`] for why that window is safe. runc
+//! keeps this pidfd_getfd protocol (rather than SCM_RIGHTS) so that a profile may NOTIFY on
+//! sendmsg: the hand-over itself uses only write and read.
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -17,19 +25,48 @@ use serde_json::{json, Value};
 use super::channel::{Channel, Msg};
 use crate::error::{Context, Error, Kind, Result};
 use crate::linux::fdpass;
-use crate::spec::Spec;
+use crate::spec::{self, LinuxNamespaceType, Spec};
 
 /// Name of the fd in the process state's `fds`, as runtime-spec's `SeccompFdName`.
 pub const SECCOMP_FD_NAME: &str = "seccompFd";
 
 /// Child side: load the filter; with a listener, pass it to the parent and wait until the
 /// parent has it.
-pub fn load_and_hand_over(prog: &crate::seccomp::Program, ch: &mut Channel) -> Result<()> {
+///
+/// `unprivileged_parent`: the parent can only take the fd from a dumpable process, so this
+/// one is dumpable from the message until the parent's answer, and non-dumpable again
+/// after. Who could reach it meanwhile (ptrace, /proc/PID/{mem,fd,exe}, pidfd_getfd) is
+/// only a process with our uid that sees our pid:
+/// - `create`: the container has no process yet (a pid namespace joined by path, whose
+///   processes could see us, is refused in [`listener_of`]); in the host's pid namespace,
+///   processes of our uid could already do all of this to the `reno create` that started us,
+///   which holds more than we do.
+/// - `exec`: the container's processes see us and may run as our uid (rootless root is
+///   the caller), so `exec` first closes every fd its program would not get anyway (see
+///   exec.rs): nothing of the host's is left to take.
+/// - In both, /proc/PID/exe is the protected re-executed copy of reno (sealed.rs), never the
+///   host binary, and the root and cwd are already the container's. Our capabilities are
+///   only those of the container's user namespace (the parent is unprivileged), and the
+///   kernel's own check (cap_ptrace_access_check) still lets in only a process holding all
+///   of them: a container process with fewer (runc's default set) can't reach us before
+///   the switch to the process's user, and after it we hold no more than that process.
+pub fn load_and_hand_over(
+    prog: &crate::seccomp::Program,
+    ch: &mut Channel,
+    unprivileged_parent: bool,
+) -> Result<()> {
     let Some(listener) = crate::seccomp::load(prog)? else {
         return Ok(());
     };
-    ch.send(&Msg::SeccompFd(listener.as_raw_fd()))?;
-    match ch.recv()? {
+    if unprivileged_parent {
+        set_dumpable(true)?;
+    }
+    let sent = ch.send(&Msg::SeccompFd(listener.as_raw_fd()));
+    let answer = sent.and_then(|()| ch.recv());
+    if unprivileged_parent {
+        set_dumpable(false)?;
+    }
+    match answer? {
         Some(Msg::SeccompDone) => Ok(()),
         Some(m) => Err(Error::failed(
             "seccomp listener hand-over",
@@ -42,6 +79,19 @@ pub fn load_and_hand_over(prog: &crate::seccomp::Program, ch: &mut Channel) -> R
     }
 }
 
+fn set_dumpable(on: bool) -> Result<()> {
+    use rustix::process::DumpableBehavior as D;
+    let (b, what) = if on {
+        (
+            D::Dumpable,
+            "prctl(PR_SET_DUMPABLE, 1) for the seccomp listener hand-over",
+        )
+    } else {
+        (D::NotDumpable, "prctl(PR_SET_DUMPABLE, 0)")
+    };
+    rustix::process::set_dumpable_behavior(b).ctx(what)
+}
+
 /// The agent's address and metadata, if the profile has NOTIFY rules. A profile with NOTIFY
 /// rules but no listenerPath is refused (runc's rule): the filtered calls would block forever.
 pub fn listener_of(spec: &Spec, notify: bool) -> Result<Option<(std::path::PathBuf, String)>> {
@@ -50,6 +100,16 @@ pub fn listener_of(spec: &Spec, notify: bool) -> Result<Option<(std::path::PathB
     };
     if !notify {
         return Ok(None);
+    }
+    let joined_pidns = spec::namespaces(spec)
+        .iter()
+        .any(|(t, p)| *t == LinuxNamespaceType::Pid && p.is_some());
+    if joined_pidns && !rustix::process::geteuid().is_root() {
+        return Err(Error::invalid(
+            "linux.seccomp",
+            "SCMP_ACT_NOTIFY in a pid namespace joined by path is not supported rootless: \
+             the listener hand-over would open the init to that namespace's processes",
+        ));
     }
     let path = sc
         .listener_path()
@@ -99,7 +159,7 @@ pub fn forward(
                 "pidfd_getfd(2) is missing (Linux < 5.6): SCMP_ACT_NOTIFY is not supported here"
             }
             rustix::io::Errno::PERM => {
-                "no ptrace access to the container process (an unprivileged reno can't take fds from its non-dumpable init)"
+                "no ptrace access to the container process (Yama's ptrace_scope, or an LSM, refuses it)"
             }
             _ => "taking the listener from the container process",
         };

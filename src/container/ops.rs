@@ -272,7 +272,8 @@ pub fn cgroup_of(saved: &Saved) -> Result<Cgroup> {
             "the container has none (rootless, no cgroup delegated)",
         ));
     }
-    Ok(Cgroup::open(&saved.cgroup))
+    // A rootless container has only the hierarchies delegated to its user.
+    Ok(Cgroup::open_existing(&saved.cgroup))
 }
 
 /// Remove the cgroup and the state dir, then run poststop hooks (failures are warnings).

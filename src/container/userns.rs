@@ -150,55 +150,52 @@ fn write_map(proc: &Path, file: &str, tool: &str, pid: i32, map: &[[u32; 3]]) ->
     Ok(())
 }
 
-/// The container's cgroup. Rootless, a cgroup we aren't allowed to create (nothing was
-/// delegated to us) is skipped, as runc does, unless the config sets limits: those can't
-/// be honoured without it, so that is an error saying so.
+/// The container's cgroup. Rootless, as runc's cgroupfs manager: the hierarchies where we
+/// may create it (delegated to this user, e.g. a directory chowned to it, with
+/// `linux.cgroupsPath` inside) are used, the others left out; a limit whose controller was
+/// left out is an error naming it, and with no hierarchy at all (nothing delegated) the
+/// container runs without a cgroup. Unlike runc, an explicit cgroupsPath that is not
+/// writable everywhere is not an error: the issue's rule is to say so and carry on.
 pub fn create_cgroup(
     path: &str,
     rootless: bool,
     linux_cfg: Option<&oci_spec::runtime::Linux>,
 ) -> Result<Option<Cgroup>> {
-    let e = match Cgroup::create(path) {
-        Ok(cg) => return Ok(Some(cg)),
-        Err(e) => e,
+    if !rootless {
+        return Cgroup::create(path).map(Some);
+    }
+    let (cg, refused) = Cgroup::create_where_allowed(path)?;
+    // A controller is served by a v1 hierarchy that has it, or by a v2 one (whether v2
+    // offers it is `apply`'s check).
+    let served = |c: &str| {
+        cg.dirs
+            .iter()
+            .any(|(h, _)| h.v2 || h.controllers.iter().any(|x| x == c))
     };
-    let denied = matches!(e.errno, Some(Errno::ACCESS | Errno::PERM | Errno::ROFS));
-    if !(rootless && denied) {
-        return Err(e);
+    let wanted = linux_cfg
+        .and_then(|l| l.resources().as_ref())
+        .map(crate::cgroups::knob::requested)
+        .unwrap_or_default();
+    if let Some(c) = wanted.into_iter().find(|c| !served(c)) {
+        let refusal = refused
+            .iter()
+            .find(|(h, _)| h.controllers.iter().any(|x| x == c))
+            .or(refused.first());
+        if let Some((_, e)) = refusal {
+            let _ = cg.destroy();
+            return Err(e.clone().detail(format!(
+                "rootless: cannot set {c} limits without a {c} cgroup; delegate one to this \
+                 user (and point linux.cgroupsPath at it) or drop linux.resources"
+            )));
+        }
     }
-    // Whatever hierarchies did let us in go again.
-    let _ = Cgroup::open(path).destroy();
-    if let Some(what) = limits_set(linux_cfg) {
-        return Err(e.detail(format!(
-            "rootless: cannot set {what} limits without a cgroup; delegate one to this user \
-             (and point linux.cgroupsPath at it) or drop linux.resources"
-        )));
+    for (h, e) in &refused {
+        log::debug!(
+            "rootless: no cgroup in {} ({e}): not delegated; carrying on without it",
+            h.mount_point.display()
+        );
     }
-    log::debug!("rootless: no cgroup ({e}); carrying on without one");
-    Ok(None)
-}
-
-/// The names of the `linux.resources` groups that set something, device rules aside (a
-/// rootless container can't have those enforced, and runc ignores them there).
-pub fn limits_set(linux_cfg: Option<&oci_spec::runtime::Linux>) -> Option<String> {
-    let r = linux_cfg.and_then(|l| l.resources().as_ref())?;
-    let v = serde_json::to_value(r).ok()?;
-    let names: Vec<&str> = v
-        .as_object()?
-        .iter()
-        .filter(|(k, v)| k.as_str() != "devices" && !is_empty(v))
-        .map(|(k, _)| k.as_str())
-        .collect();
-    (!names.is_empty()).then(|| names.join(", "))
-}
-
-fn is_empty(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Null => true,
-        serde_json::Value::Object(o) => o.values().all(is_empty),
-        serde_json::Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
+    Ok((!cg.dirs.is_empty()).then_some(cg))
 }
 
 #[cfg(test)]
@@ -243,16 +240,19 @@ mod tests {
 
     #[test]
     fn device_rules_alone_are_no_limits() {
-        let l = linux(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]}));
-        assert_eq!(limits_set(Some(&l)), None);
-        assert_eq!(limits_set(None), None);
-        let l = linux(serde_json::json!({"memory": {}, "cpu": {"shares": null}}));
-        assert_eq!(limits_set(Some(&l)), None);
-    }
-
-    #[test]
-    fn real_limits_are_named() {
-        let l = linux(serde_json::json!({"memory": {"limit": 1048576}, "pids": {"limit": 5}}));
-        assert_eq!(limits_set(Some(&l)).as_deref(), Some("memory, pids"));
+        // What create_cgroup asks a delegated hierarchy for: devices never (runc ignores
+        // them rootless), empty groups neither.
+        let req = |v| {
+            let l = linux(v);
+            crate::cgroups::knob::requested(l.resources().as_ref().unwrap())
+        };
+        assert!(
+            req(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})).is_empty()
+        );
+        assert!(req(serde_json::json!({"memory": {}, "cpu": {"shares": null}})).is_empty());
+        assert_eq!(
+            req(serde_json::json!({"memory": {"limit": 1048576}, "pids": {"limit": 5}})),
+            ["memory", "pids"]
+        );
     }
 }

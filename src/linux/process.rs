@@ -236,6 +236,58 @@ fn cloexec_from_proc(first: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Close every fd from `first` up except those in `keep`: `close_range(lo, hi, 0)` over
+/// each gap (Linux 5.9; before that, a walk of /proc/self/fd). For a process about to
+/// execve that must hold nothing else meanwhile (the dumpable seccomp listener hand-over of
+/// an unprivileged `exec`): objects still owning a closed fd must not be used afterwards.
+pub fn close_from_except(first: u32, keep: &[i32]) -> Result<(), Errno> {
+    // No allocation (the test calls this in a forked child of a threaded process).
+    let mut lo = first;
+    loop {
+        let next = keep
+            .iter()
+            .filter_map(|&k| u32::try_from(k).ok())
+            .filter(|&k| k >= lo)
+            .min();
+        let hi = match next {
+            Some(k) => k.checked_sub(1),
+            None => Some(u32::MAX),
+        };
+        if let Some(hi) = hi.filter(|&hi| hi >= lo) {
+            // SAFETY: integers only; the caller gives up the fds in [lo, hi].
+            match unsafe { syscall!(Sysno::close_range, lo, hi, 0) } {
+                Ok(_) => {}
+                Err(e) if e.into_raw() == Errno::NOSYS.raw_os_error() => {
+                    return close_from_except_proc(first, keep)
+                }
+                Err(e) => return Err(Errno::from_raw_os_error(e.into_raw())),
+            }
+        }
+        match next {
+            Some(k) if k < u32::MAX => lo = k + 1,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn close_from_except_proc(first: u32, keep: &[i32]) -> Result<(), Errno> {
+    let dir = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds
+        .into_iter()
+        .filter(|fd| u32::try_from(*fd).is_ok_and(|f| f >= first) && !keep.contains(fd))
+    {
+        // SAFETY: an integer; the caller gives up the fd (EBADF: the directory iterator's,
+        // already closed).
+        let _ = unsafe { syscall!(Sysno::close, fd) };
+    }
+    Ok(())
+}
+
 /// `execve(path, argv, envp)`; returns only on failure.
 pub fn execve(
     path: &std::ffi::CStr,
@@ -302,4 +354,38 @@ pub fn join_new_session_keyring() -> Result<(), Errno> {
     unsafe { syscall!(Sysno::keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0) }
         .map(|_| ())
         .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::fd::AsRawFd;
+
+    /// In a child (closing fds of the multithreaded test process would hit other tests):
+    /// the kept fd and those below `first` survive, the others are closed.
+    #[test]
+    fn close_from_except_keeps_only_what_it_is_told() {
+        let (a, b) = rustix::pipe::pipe().expect("pipe");
+        let (c, d) = rustix::pipe::pipe().expect("pipe");
+        let fds = [a.as_raw_fd(), b.as_raw_fd(), c.as_raw_fd(), d.as_raw_fd()];
+        let first = *fds.iter().min().expect("fds") as u32;
+        let keep = [fds[2]];
+        match fork().expect("fork") {
+            Forked::Child => {
+                let open = |fd: i32| {
+                    // SAFETY: only borrowed for fcntl; EBADF if closed.
+                    let b = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
+                    rustix::io::fcntl_getfd(b).is_ok()
+                };
+                let ok = close_from_except(first, &keep).is_ok()
+                    && open(fds[2])
+                    && !open(fds[0])
+                    && !open(fds[1])
+                    && !open(fds[3])
+                    && open(0);
+                exit_now(if ok { 0 } else { 1 })
+            }
+            Forked::Parent(pid) => assert_eq!(wait_exit_code(pid), Ok(0)),
+        }
+    }
 }
