@@ -12,11 +12,12 @@
 #     before (the latter fails `create` naming the step and the kernel's answer).
 #   SELinux: the CIL policy tests/data/lsm/reno-test.cil (compiled here by secilc, loaded in
 #     the guest through selinuxfs, then switched to enforcing) labels the container's process
-#     (process.selinuxLabel) and its mounts (linux.mountLabel: context= on tmpfs and devpts,
-#     the xattr on mqueue, files created inherit it); a file of a type the policy denies gets
-#     EACCES (an AVC denial); `exec` inherits the label, `exec --process-label` and
-#     process.json's selinuxLabel apply theirs; a label or mount label the policy doesn't know
-#     fails `create` with the step and errno and leaves no container behind.
+#     (process.selinuxLabel; its session keyring too) and its mounts (linux.mountLabel:
+#     context= on tmpfs and devpts, the xattr on mqueue, files created inherit it); a file
+#     of a type the policy denies gets EACCES (an AVC denial); `exec` inherits the label,
+#     `exec --process-label` and process.json's selinuxLabel apply theirs; a label or mount
+#     label the policy doesn't know fails `create` with the step and errno and leaves no
+#     container (state, process) behind.
 # The kernel comes from tests/vm's cache (tests/vm/run x86_64 fetches it); without it, or
 # without qemu-system-x86_64, apparmor_parser, secilc or a static libc for gcc
 # (tests/vm/install-deps installs them), the part that can't run prints SKIP with the reason.
@@ -54,7 +55,7 @@ fi
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,run,etc,lib64,lib/x86_64-linux-gnu}
 cp /bin/busybox "$root"/bin/
-for a in sh cat echo mount mkdir poweroff sleep grep sed ls dmesg head tr; do ln -s busybox "$root/bin/$a"; done
+for a in sh cat echo mount mkdir poweroff sleep grep sed ls dmesg head tr pidof; do ln -s busybox "$root/bin/$a"; done
 cp "$reno" "$root"/bin/reno
 bins="$reno"
 if [ -n "$parser" ]; then
@@ -92,6 +93,7 @@ echo write-data=$(probe write /data/f)
 echo file-label=$(probe xattr /data/f security.selinux)
 echo read-secret=$(probe read /secret/s)
 echo read-ok=$(probe read /etc/ok)
+echo key-label=$(probe keylabel)
 SH
 python3 - "$root/b" <<'PY'
 import json, sys, copy, os
@@ -176,7 +178,7 @@ if grep -q security=selinux /proc/cmdline; then
     $R run --bundle /b/se-label label 2>&1 | sed 's/^/se: run: /'
     for b in bad badmount; do
         $R create --bundle /b/se-$b $b 2>&1 | sed "s/^/se: $b: /"
-        echo "se: $b-left=$($R list -q | tr '\n' ' ')$(ls /run/reno | tr '\n' ' ')|"
+        echo "se: $b-left=$($R list -q | tr '\n' ' ')$(ls /run/reno | tr '\n' ' ')$(pidof reno)|"
     done
     $R run -d --bundle /b/se-long long >/dev/null 2>&1
     init_label se long
@@ -279,6 +281,7 @@ for l in $lsms; do
         check "se: host reads secret_t" '^se: host-read-secret=ok$'
         check "se: container read of secret_t gets EACCES (enforcing)" '^se: run: read-secret=errno=EACCES$'
         check "se: container read of file_t works" '^se: run: read-ok=ok$'
+        check "se: the session keyring carries the process label" "^se: run: key-label=$L\$"
         check "se: unknown label fails create, naming step and errno" '^se: bad: .*SELinux.*label "system_u:system_r:no_such_t:s0".*not a valid context in the loaded SELinux policy: Invalid argument \(errno 22\)'
         check "se: ... and leaves no container behind" '^se: bad-left=\|$'
         check "se: unknown mount label fails create, naming the mount and errno" '^se: badmount: .*mount /dev.*SELinux mount label "system_u:object_r:no_such_t:s0".*Invalid argument \(errno 22\)'

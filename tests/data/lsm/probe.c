@@ -1,11 +1,13 @@
 /* A tiny static helper for tests/security_lsm_vm.sh, run inside the test containers:
  *   probe read PATH | write PATH   -> "ok" or "errno=NAME" (open(2)'s answer)
  *   probe xattr PATH NAME          -> the attribute's value, or "errno=NAME"
+ *   probe keylabel                 -> the session keyring's LSM label, or "errno=NAME"
  * busybox has no getfattr, and its messages don't name the errno. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -42,6 +44,17 @@ int main(int argc, char **argv) {
         printf("%s\n", buf);
         return 0;
     }
-    fprintf(stderr, "usage: probe read|write PATH | probe xattr PATH NAME\n");
+    if (argc >= 2 && !strcmp(argv[1], "keylabel")) {
+        char buf[256];
+        /* keyctl(KEYCTL_GET_SECURITY, KEY_SPEC_SESSION_KEYRING, buf, len) */
+        long n = syscall(SYS_keyctl, 17, -3, buf, sizeof buf - 1);
+        if (n < 0) { printf("errno=%s\n", name(errno)); return 1; }
+        if (n > (long)sizeof buf - 1) n = sizeof buf - 1;
+        while (n > 0 && buf[n - 1] == '\0') n--;
+        buf[n] = '\0';
+        printf("%s\n", buf);
+        return 0;
+    }
+    fprintf(stderr, "usage: probe read|write PATH | xattr PATH NAME | keylabel\n");
     return 2;
 }
