@@ -14,7 +14,8 @@
 #     the guest through selinuxfs, then switched to enforcing) labels the container's process
 #     (process.selinuxLabel; its session keyring too) and its mounts (linux.mountLabel:
 #     context= on tmpfs and devpts, the xattr on mqueue, files created inherit it); a file
-#     of a type the policy denies gets EACCES (an AVC denial); `exec` inherits the label,
+#     of a type the policy denies gets EACCES (an AVC denial), a domain the policy doesn't
+#     let reno enter under no_new_privs fails execve with EPERM; `exec` inherits the label,
 #     `exec --process-label` and process.json's selinuxLabel apply theirs; a label or mount
 #     label the policy doesn't know fails `create` with the step and errno and leaves no
 #     container (state, process) behind.
@@ -137,6 +138,7 @@ bundle("aa-long-deny", profile="reno-test-deny", args=sleep)
 bundle("se-label", label=L, mlabel=M, args=["sh", "/check-se"], mounts=se_mounts)
 bundle("se-long", label=L, mlabel=M, args=sleep, mounts=se_mounts)
 bundle("se-bad", label="system_u:system_r:no_such_t:s0", mlabel=M, mounts=se_mounts)
+bundle("se-nonnp", label="system_u:system_r:nonnp_t:s0", args=["true"])
 bundle("se-badmount", label=L, mlabel="system_u:object_r:no_such_t:s0", mounts=se_mounts)
 p = copy.deepcopy(base["process"])
 p["args"] = ["sh", "-c", "echo $(cat /proc/self/attr/current)"]
@@ -180,6 +182,7 @@ if grep -q security=selinux /proc/cmdline; then
         $R create --bundle /b/se-$b $b 2>&1 | sed "s/^/se: $b: /"
         echo "se: $b-left=$($R list -q | tr '\n' ' ')$(ls /run/reno | tr '\n' ' ')$(pidof reno)|"
     done
+    $R run --bundle /b/se-nonnp nonnp 2>&1 | sed 's/^/se: nonnp: /'
     $R run -d --bundle /b/se-long long >/dev/null 2>&1
     init_label se long
     # (attr/current ends with a NUL, no newline: echo adds one)
@@ -188,7 +191,7 @@ if grep -q security=selinux /proc/cmdline; then
     $R exec -p /b/process-c0.json long 2>&1 | sed 's/^/se: exec-json: /'
     $R exec --process-label system_u:system_r:no_such_t:s0 long true 2>&1 | sed 's/^/se: exec-bad: /'
     host_reno se long
-    dmesg | grep 'avc:  denied' | head -n 3 | sed 's/^/se: audit: /'
+    dmesg | grep 'avc:  denied' | head -n 5 | sed 's/^/se: audit: /'
 else
     P=aa
     mount -t securityfs securityfs /sys/kernel/security
@@ -286,13 +289,15 @@ for l in $lsms; do
         check "se: ... and leaves no container behind" '^se: bad-left=\|$'
         check "se: unknown mount label fails create, naming the mount and errno" '^se: badmount: .*mount /dev.*SELinux mount label "system_u:object_r:no_such_t:s0".*Invalid argument \(errno 22\)'
         check "se: ... and leaves no container behind (bad mount label)" '^se: badmount-left=\|$'
+        check "se: a domain the policy forbids under no_new_privs: execve's EPERM" '^se: nonnp: .*exec "/bin/true": Operation not permitted \(errno 1\)'
         check "se: container init labelled, seen from the host" "^se: init-label=$L\$"
         check "se: plain exec inherits the label" "^se: exec-inherit: $L\$"
         check "se: exec --process-label applies it" '^se: exec-flag: system_u:system_r:container_t:s0:c3$'
         check "se: exec -p process.json selinuxLabel applies it" '^se: exec-json: system_u:system_r:container_t:s0:c0$'
         check "se: exec with an unknown label fails" '^se: exec-bad: .*exec label "system_u:system_r:no_such_t:s0".*not a valid context.*Invalid argument \(errno 22\)'
         check "se: host-side reno keeps its own label" '^se: host-reno=system_u:system_r:kernel_t:s0'
-        check "se: kernel logged the denial" '^se: audit: .*avc:  denied  \{ (read|open) \}.*scontext=system_u:system_r:container_t:s0:c1,c2 tcontext=system_u:object_r:secret_t:s0'
+        check "se: kernel logged the nnp_transition denial" '^se: audit: .*avc:  denied  \{ nnp_transition \}.*tcontext=system_u:system_r:nonnp_t:s0 tclass=process2 permissive=0'
+        check "se: kernel logged the read denial" '^se: audit: .*avc:  denied  \{ (read|open) \}.*scontext=system_u:system_r:container_t:s0:c1,c2 tcontext=system_u:object_r:secret_t:s0'
         check "se: the script ran to its end" '^se: done'
         ;;
     esac
