@@ -182,7 +182,17 @@ pub fn label_file(path: &Path, label: &str) -> Result<()> {
         label.as_bytes(),
         rustix::fs::XattrFlags::empty(),
     )
-    .map_err(|e| unknown_context(Error::sys(format!("set SELinux label {label:?}"), e).path(path)))
+    .map_err(|e| {
+        let err = Error::sys(format!("set SELinux label {label:?}"), e).path(path);
+        if e == rustix::io::Errno::INVAL {
+            // Also what a policy without the object's class answers (validatetrans).
+            err.detail(
+                "the loaded SELinux policy rejects it (an undefined context, or no `dir` class)",
+            )
+        } else {
+            err
+        }
+    })
 }
 
 #[cfg(test)]
