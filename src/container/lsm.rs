@@ -27,8 +27,14 @@ pub fn selinux_enabled() -> bool {
     let fs = ["/sys/fs/selinux", "/selinux"]
         .iter()
         .any(|d| Path::new(d).join("enforce").exists());
-    fs && crate::linux::fs::read_small(proc_attr("current"))
-        .is_ok_and(|s| !s.trim_end_matches(['\0', '\n']).is_empty() && s.trim() != "kernel")
+    fs && crate::linux::fs::read_small(proc_attr("current")).is_ok_and(|s| is_label(&s))
+}
+
+/// Whether attr/current holds a label: before a policy is loaded the kernel answers
+/// `kernel\0` (with the NUL), which is no label.
+fn is_label(current: &str) -> bool {
+    let s = current.trim_end_matches(['\0', '\n']);
+    !s.is_empty() && s != "kernel"
 }
 
 /// `/proc/thread-self/attr/<name>` (our own, the only one an LSM lets us change), or
@@ -123,9 +129,20 @@ pub fn apply_exec_attrs(p: &Process) -> Result<()> {
     if let Some(label) = nonempty(p.selinux_label()) {
         let f = proc_attr("exec");
         crate::linux::fs::write_file(&f, label.as_bytes())
-            .ctx_path(&format!("set SELinux exec label {label:?}"), &f)?;
+            .ctx_path(&format!("set SELinux exec label {label:?}"), &f)
+            .map_err(unknown_context)?;
     }
     Ok(())
+}
+
+/// EINVAL from a write of a label: the kernel's answer to a context the loaded policy
+/// doesn't define (an unknown type, role or user, a level outside the user's range).
+fn unknown_context(e: Error) -> Error {
+    if e.errno == Some(rustix::io::Errno::INVAL) {
+        e.detail("not a valid context in the loaded SELinux policy")
+    } else {
+        e
+    }
 }
 
 /// The label new keys get (the session keyring joined next), as runc's SetKeyLabel;
@@ -134,6 +151,7 @@ pub fn set_key_label(label: &str) -> Result<()> {
     let f = proc_attr("keycreate");
     crate::linux::fs::write_file(&f, label.as_bytes())
         .ctx_path(&format!("set SELinux key label {label:?}"), &f)
+        .map_err(unknown_context)
 }
 
 /// Filesystem types runc mounts without the mount label: proc and sysfs have their own,
@@ -164,7 +182,17 @@ pub fn label_file(path: &Path, label: &str) -> Result<()> {
         label.as_bytes(),
         rustix::fs::XattrFlags::empty(),
     )
-    .map_err(|e| Error::sys(format!("set SELinux label {label:?}"), e).path(path))
+    .map_err(|e| {
+        let err = Error::sys(format!("set SELinux label {label:?}"), e).path(path);
+        if e == rustix::io::Errno::INVAL {
+            // Also what a policy without the object's class answers (validatetrans).
+            err.detail(
+                "the loaded SELinux policy rejects it (an undefined context, or no `dir` class)",
+            )
+        } else {
+            err
+        }
+    })
 }
 
 #[cfg(test)]
@@ -200,6 +228,15 @@ mod tests {
         std::fs::write(d.join("sys/module/apparmor/parameters/enabled"), "Y\n").unwrap();
         assert!(apparmor_enabled_at(&d));
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn no_policy_is_no_label() {
+        // What Debian's 6.1 kernel answers before and after a policy load.
+        assert!(!is_label("kernel\0"));
+        assert!(!is_label("kernel"));
+        assert!(!is_label(""));
+        assert!(is_label("system_u:system_r:kernel_t:s0\0"));
     }
 
     #[test]

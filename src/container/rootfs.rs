@@ -186,10 +186,14 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
             Some(&data),
         )
         .map_err(|e| {
-            let d = if e == Errno::NODEV {
-                format!("unknown filesystem type {typ:?}")
-            } else {
-                format!("type {typ:?}")
+            let d = match (e, data.contains("context=")) {
+                (Errno::NODEV, _) => format!("unknown filesystem type {typ:?}"),
+                // Also what the kernel says to a label the loaded policy doesn't define.
+                (Errno::INVAL, true) => format!(
+                    "type {typ:?}, with SELinux mount label {:?} (linux.mountLabel)",
+                    ctx.mount_label.unwrap_or_default()
+                ),
+                _ => format!("type {typ:?}"),
             };
             target_err(e).detail(d)
         })?;
