@@ -71,7 +71,7 @@ class Bundle:
 
 class Scenario:
     host = False
-    arches = ("x86_64", "aarch64", "armv7")
+    arches = ("x86_64", "aarch64", "armv7", "riscv64")
     exits = False
     timeout = 90
     cmdline = ""
