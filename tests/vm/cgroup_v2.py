@@ -404,7 +404,7 @@ SCENARIOS = [
     CgroupV2(
         "cgroup-v2", "cgroup v2, every controller: each resources field read back, devices BPF, "
                      "pause/resume, update, ps, events",
-        needs_runtime=True, timeout=240, arches=("x86_64", "aarch64"),
+        needs_runtime=True, timeout=240, arches=("x86_64", "aarch64", "riscv64"),
         modules=("drivers/block/brd.ko",),
         board={"cgroup": "v2", "modules": [{"path": "/lib/modules/brd.ko", "params": "rd_nr=1 rd_size=1024"}],
                "containers": [SC.oneshot("driver")]},

@@ -71,7 +71,7 @@ class Bundle:
 
 class Scenario:
     host = False
-    arches = ("x86_64", "aarch64", "armv7")
+    arches = ("x86_64", "aarch64", "armv7", "riscv64")
     exits = False
     timeout = 90
     cmdline = ""
@@ -530,3 +530,8 @@ SCENARIOS += [
 import cgroup_v2  # noqa: E402
 
 SCENARIOS += cgroup_v2.SCENARIOS
+
+# seccomp filters in the kernel of each arch (issue 4) live in their own module.
+import seccomp_vm  # noqa: E402
+
+SCENARIOS += seccomp_vm.SCENARIOS
