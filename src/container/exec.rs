@@ -545,6 +545,6 @@ impl Child<'_> {
             self.hand_over(prog, ch)?;
         }
         let e = linux::process::execve(&exe, &argv, &envp);
-        Err(Error::sys(format!("exec {exe:?}"), e))
+        Err(init::exec_error(&exe, e, Some(self.process), nnp))
     }
 }

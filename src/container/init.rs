@@ -640,5 +640,49 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
         let _listener = crate::seccomp::load(prog)?;
     }
     let e = linux::process::execve(&exe, &argv, &envp);
-    Err(Error::sys(format!("exec {exe:?}"), e))
+    let process = ctx.spec.process().as_ref();
+    Err(exec_error(&exe, e, process, nnp_of(ctx)))
+}
+
+/// execve's error; EPERM with an SELinux label under no_new_privs is most likely the policy
+/// refusing the domain transition, which the errno alone doesn't say.
+pub(crate) fn exec_error(
+    exe: &std::ffi::CStr,
+    e: rustix::io::Errno,
+    process: Option<&oci_spec::runtime::Process>,
+    nnp: bool,
+) -> Error {
+    let err = Error::sys(format!("exec {exe:?}"), e);
+    let labelled = process.is_some_and(|p| p.selinux_label().is_some());
+    if e == rustix::io::Errno::PERM && nnp && labelled {
+        err.detail("with no_new_privs, the SELinux policy must allow the transition to process.selinuxLabel (process2 nnp_transition)")
+    } else {
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_eperm_under_a_label_and_nnp_names_the_policy() {
+        let labelled: oci_spec::runtime::Process = serde_json::from_value(serde_json::json!({
+            "cwd": "/", "args": ["/bin/true"], "user": {"uid": 0, "gid": 0}, "selinuxLabel": "system_u:system_r:container_t:s0"
+        }))
+        .expect("process");
+        let hint = |e, nnp| {
+            exec_error(c"/bin/true", e, Some(&labelled), nnp)
+                .to_string()
+                .contains("nnp_transition")
+        };
+        assert!(hint(rustix::io::Errno::PERM, true));
+        assert!(!hint(rustix::io::Errno::PERM, false));
+        assert!(!hint(rustix::io::Errno::NOENT, true));
+        let plain = exec_error(c"/bin/true", rustix::io::Errno::PERM, None, true).to_string();
+        assert!(
+            plain.contains("exec") && !plain.contains("nnp_transition"),
+            "{plain}"
+        );
+    }
 }
