@@ -39,10 +39,8 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
             .map_err(|e| name(e, &id))?
     };
     if json {
-        outln!(
-            "{}",
-            serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
-        );
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        outln!("[{}]", list.join(","));
         return Ok(0);
     }
     if ps_args.is_empty() {

@@ -180,25 +180,59 @@ pub fn create_cgroup(
 
 /// The names of the `linux.resources` groups that set something, device rules aside (a
 /// rootless container can't have those enforced, and runc ignores them there).
+/// A group counts when its JSON form would hold a value: unset options, empty lists and maps
+/// don't (`{"memory": {}, "cpu": {"shares": null}}` sets nothing). Checked field by field, not
+/// by serialising `LinuxResources` (that code cost ~5 KiB of the static binary); the test
+/// compares it with the serialising version.
 pub fn limits_set(linux_cfg: Option<&oci_spec::runtime::Linux>) -> Option<String> {
     let r = linux_cfg.and_then(|l| l.resources().as_ref())?;
-    let v = serde_json::to_value(r).ok()?;
-    let names: Vec<&str> = v
-        .as_object()?
-        .iter()
-        .filter(|(k, v)| k.as_str() != "devices" && !is_empty(v))
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let bio = r.block_io().as_ref().is_some_and(|b| {
+        b.weight().is_some()
+            || b.leaf_weight().is_some()
+            || b.weight_device().as_ref().is_some_and(|l| !l.is_empty())
+            || [
+                b.throttle_read_bps_device(),
+                b.throttle_write_bps_device(),
+                b.throttle_read_iops_device(),
+                b.throttle_write_iops_device(),
+            ]
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+    });
+    let net = r.network().as_ref().is_some_and(|n| {
+        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+    });
+    let rdma = r.rdma().as_ref().is_some_and(|m| {
+        m.values()
+            .any(|d| d.hca_handles().is_some() || d.hca_objects().is_some())
+    });
+    // In JSON key order (serde_json's maps are sorted), as runc's message would list them.
+    let groups = [
+        ("blockIO", bio),
+        (
+            "cpu",
+            r.cpu().as_ref().is_some_and(|c| *c != Default::default()),
+        ),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+        (
+            "memory",
+            r.memory()
+                .as_ref()
+                .is_some_and(|m| *m != Default::default()),
+        ),
+        ("network", net),
+        ("pids", r.pids().is_some()),
+        ("rdma", rdma),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|u| !u.is_empty()),
+        ),
+    ];
+    let names: Vec<&str> = groups.iter().filter(|g| g.1).map(|g| g.0).collect();
     (!names.is_empty()).then(|| names.join(", "))
-}
-
-fn is_empty(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Null => true,
-        serde_json::Value::Object(o) => o.values().all(is_empty),
-        serde_json::Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -254,5 +288,61 @@ mod tests {
     fn real_limits_are_named() {
         let l = linux(serde_json::json!({"memory": {"limit": 1048576}, "pids": {"limit": 5}}));
         assert_eq!(limits_set(Some(&l)).as_deref(), Some("memory, pids"));
+    }
+
+    /// The field-by-field check against the obvious one: serialise and look for a value.
+    #[test]
+    fn limits_set_matches_the_serialised_form() {
+        fn is_empty(v: &serde_json::Value) -> bool {
+            match v {
+                serde_json::Value::Null => true,
+                serde_json::Value::Object(o) => o.values().all(is_empty),
+                serde_json::Value::Array(a) => a.is_empty(),
+                _ => false,
+            }
+        }
+        let oracle = |l: &oci_spec::runtime::Linux| {
+            let v = serde_json::to_value(l.resources().as_ref()?).ok()?;
+            let names: Vec<&str> = v
+                .as_object()?
+                .iter()
+                .filter(|(k, v)| k.as_str() != "devices" && !is_empty(v))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        };
+        let cases = serde_json::json!([
+            {},
+            {"devices": [{"allow": true}]},
+            {"memory": {}, "cpu": {}, "pids": {"limit": 0}},
+            {"memory": {"swappiness": 0}},
+            {"memory": {"disableOOMKiller": false}},
+            {"cpu": {"cpus": ""}},
+            {"cpu": {"idle": 1}, "memory": {"checkBeforeUpdate": true}},
+            {"blockIO": {}},
+            {"blockIO": {"weightDevice": []}},
+            {"blockIO": {"weightDevice": [{"major": 8, "minor": 0}]}},
+            {"blockIO": {"throttleWriteIopsDevice": []}},
+            {"blockIO": {"throttleWriteIopsDevice": [{"major": 8, "minor": 0, "rate": 5}]}},
+            {"blockIO": {"leafWeight": 10}},
+            {"hugepageLimits": []},
+            {"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]},
+            {"network": {}},
+            {"network": {"priorities": []}},
+            {"network": {"classID": 1}},
+            {"network": {"priorities": [{"name": "eth0", "priority": 1}]}},
+            {"rdma": {}},
+            {"rdma": {"mlx": {}}},
+            {"rdma": {"mlx": {"hcaObjects": 3}}},
+            {"unified": {}},
+            {"unified": {"memory.max": "max"}},
+            {"blockIO": {"weight": 1}, "cpu": {"shares": 2}, "hugepageLimits": [{"pageSize": "1GB", "limit": 1}],
+             "memory": {"limit": 1}, "network": {"classID": 1}, "pids": {"limit": 1},
+             "rdma": {"x": {"hcaHandles": 1}}, "unified": {"a": "b"}}
+        ]);
+        for c in cases.as_array().unwrap() {
+            let l = linux(c.clone());
+            assert_eq!(limits_set(Some(&l)), oracle(&l), "{c}");
+        }
     }
 }

@@ -16,6 +16,25 @@ use crate::error::{Context, Error, Kind, Result};
 mod default;
 pub use default::default_config;
 
+/// Parse any other JSON document reno reads (state files, board configs) into a `Value`.
+/// Every caller goes through here, from bytes: serde_json's parser is generic over its input
+/// (`from_str`, `from_slice`, `from_reader` each instantiate their own copy), so one entry
+/// point keeps one copy in the binary (targets/README.md, "Size").
+pub fn json_value(bytes: &[u8]) -> std::result::Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// A JSON value as text, compact or pretty (`to_string_pretty`'s layout). Through `Display`
+/// only, so the serializer exists once per layout and not once per output type too
+/// (`to_vec`, `to_string`, `to_writer` each instantiate their own).
+pub fn json_text(v: &serde_json::Value, pretty: bool) -> String {
+    if pretty {
+        format!("{v:#}")
+    } else {
+        v.to_string()
+    }
+}
+
 /// Read and parse `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
