@@ -164,7 +164,7 @@ fn read_resources(src: &str) -> Result<LinuxResources> {
     } else {
         std::fs::read(src).ctx_path("read resources", src)?
     };
-    serde_json::from_slice(&bytes).map_err(|e| {
+    crate::spec::parse_resources(&bytes).map_err(|e| {
         Error::invalid(
             "update --resources",
             format!("{src}: not LinuxResources JSON: {e}"),

@@ -13,6 +13,7 @@ pub use oci_spec::runtime::{
 
 use crate::error::{Context, Error, Kind, Result};
 
+mod decode;
 mod default;
 pub use default::default_config;
 
@@ -42,16 +43,25 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     parse(&bytes).map_err(|e| e.path(&path))
 }
 
-/// Parse config.json bytes; JSON errors carry serde_json's line and column.
+/// Parse config.json bytes; JSON syntax errors carry serde_json's line and column, errors in
+/// the content name the field (`linux.resources.memory.limit: ...`). Through `decode`, not
+/// oci-spec's derived `Deserialize` (the size of the static binary; see decode.rs).
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
-    serde_json::from_slice::<Spec>(bytes)
-        .map_err(|e| Error::new(Kind::Invalid, "parse config").detail(e.to_string()))
+    decode::spec(&value(bytes, "parse config")?)
 }
 
 /// Parse a process.json (for `exec --process`).
 pub fn parse_process(bytes: &[u8]) -> Result<Process> {
-    serde_json::from_slice::<Process>(bytes)
-        .map_err(|e| Error::new(Kind::Invalid, "parse process").detail(e.to_string()))
+    decode::process_doc(&value(bytes, "parse process")?)
+}
+
+/// Parse a `LinuxResources` document (for `update --resources`).
+pub fn parse_resources(bytes: &[u8]) -> Result<LinuxResources> {
+    decode::resources_doc(&value(bytes, "parse resources")?)
+}
+
+fn value(bytes: &[u8], step: &str) -> Result<serde_json::Value> {
+    json_value(bytes).map_err(|e| Error::new(Kind::Invalid, step).detail(e.to_string()))
 }
 
 /// The rootfs directory: `root.path`, relative to the bundle unless absolute.
