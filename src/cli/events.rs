@@ -106,7 +106,7 @@ pub fn duration(v: &str) -> Result<Duration> {
         let n_end = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
+        let n = super::decimal(&rest[..n_end]).ok_or_else(bad)?;
         rest = &rest[n_end..];
         let u_end = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')

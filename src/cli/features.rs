@@ -15,10 +15,7 @@ pub fn main(_g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
             t => Err(unknown(t)),
         };
     }
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(&document()).unwrap_or_default()
-    );
+    outln!("{}", crate::spec::json_text(&document(), true));
     Ok(0)
 }
 

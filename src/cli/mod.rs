@@ -242,6 +242,26 @@ fn run_command(p: &mut lexopt::Parser, argv: &[OsString]) -> Result<i32> {
     })
 }
 
+/// A plain decimal number (`12`, `1.5`, `.5`, `2.`; digits and at most one dot, as the
+/// `--interval` and size flags split them) without `str::parse::<f64>`: core's correctly
+/// rounded float parser brings a 10 KiB table into the static binary for these two flags.
+pub fn decimal(s: &str) -> Option<f64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.len() + frac.len() == 0 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let (mut n, mut scale) = (0f64, 1f64);
+    for b in int.bytes() {
+        n = n * 10.0 + f64::from(b - b'0');
+    }
+    for b in frac.bytes() {
+        n = n * 10.0 + f64::from(b - b'0');
+        scale *= 10.0;
+    }
+    Some(n / scale)
+}
+
 pub fn print_version() {
     outln!(
         "reno version {}\ncommit: {}\nspec: 1.2.0",

@@ -40,32 +40,31 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
             .map_err(|e| name(e, &id))?
     };
     if json {
-        outln!(
-            "{}",
-            serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
-        );
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        outln!("[{}]", list.join(","));
         return Ok(0);
     }
     if ps_args.is_empty() {
         ps_args.push("-ef".into());
     }
-    let out = std::process::Command::new("ps")
-        .args(&ps_args)
-        .output()
+    let mut argv: Vec<std::ffi::OsString> = vec!["ps".into()];
+    argv.extend(ps_args.iter().map(Into::into));
+    let (status, stdout, stderr) = crate::linux::spawn::Cmd::new("ps".as_ref(), &argv, None)
+        .and_then(|c| c.output())
         .ctx("run ps")?;
-    if !out.status.success() {
+    if status.exit_status() != Some(0) {
         return Err(Error::failed(
             "ps",
             format!(
                 "ps {}: {}",
                 ps_args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                String::from_utf8_lossy(&stderr).trim()
             ),
         ));
     }
     outln!(
         "{}",
-        filter(&String::from_utf8_lossy(&out.stdout), &pids)?.trim_end()
+        filter(&String::from_utf8_lossy(&stdout), &pids)?.trim_end()
     );
     Ok(0)
 }

@@ -10,6 +10,6 @@ pub fn main(g: &Globals, p: &mut lexopt::Parser) -> Result<i32> {
         return Ok(0);
     };
     let v = container::state(g, &id).map_err(|e| name(e, &id))?;
-    outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    outln!("{}", crate::spec::json_text(&v, true));
     Ok(0)
 }

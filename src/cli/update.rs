@@ -165,7 +165,7 @@ fn read_resources(src: &str) -> Result<LinuxResources> {
     } else {
         std::fs::read(src).ctx_path("read resources", src)?
     };
-    serde_json::from_slice(&bytes).map_err(|e| {
+    crate::spec::parse_resources(&bytes).map_err(|e| {
         Error::invalid(
             "update --resources",
             format!("{src}: not LinuxResources JSON: {e}"),
@@ -199,7 +199,7 @@ pub fn size(flag: &str, v: &str) -> Result<i64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: f64 = n.parse().map_err(|_| bad())?;
+    let n = super::decimal(n).ok_or_else(bad)?;
     let unit = unit.trim();
     let unit = unit
         .strip_suffix("ib")
@@ -226,6 +226,31 @@ mod tests {
     use super::size;
 
     #[test]
+    fn decimal_matches_str_parse() {
+        for s in [
+            "0",
+            "1",
+            "12",
+            "1.5",
+            ".5",
+            "2.",
+            "0.3",
+            "0.1",
+            "123.456",
+            "64",
+            "1.0000001",
+            "99999999999999",
+            "0.000001",
+            "007.70",
+        ] {
+            assert_eq!(crate::cli::decimal(s), s.parse::<f64>().ok(), "{s}");
+        }
+        for s in ["", ".", "1.2.3", "-1", "1e3", "+1", " 1", "inf", "NaN"] {
+            assert_eq!(crate::cli::decimal(s), None, "{s}");
+        }
+    }
+
+    #[test]
     fn sizes_like_runc() {
         assert_eq!(size("x", "64m").unwrap(), 64 << 20);
         assert_eq!(size("x", "64MB").unwrap(), 64 << 20);
@@ -234,7 +259,19 @@ mod tests {
         assert_eq!(size("x", "4096").unwrap(), 4096);
         assert_eq!(size("x", "100b").unwrap(), 100);
         assert_eq!(size("x", "-1").unwrap(), -1);
-        for bad in ["", "m", "12q", "-5", "1e99g"] {
+        assert_eq!(size("x", ".5k").unwrap(), 512);
+        assert_eq!(size("x", "2.k").unwrap(), 2048);
+        assert_eq!(size("x", "0.3k").unwrap(), 307);
+        for bad in [
+            "",
+            "m",
+            "12q",
+            "-5",
+            "1e99g",
+            ".k",
+            "1.2.3m",
+            "99999999999999999999g",
+        ] {
             assert!(size("x", bad).is_err(), "{bad}");
         }
     }

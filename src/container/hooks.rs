@@ -1,13 +1,13 @@
 //! Running OCI hooks: `path` with `args` (args[0] is argv[0]) and exactly `env`, the state
 //! JSON on stdin, killed after `timeout` seconds.
 
-use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::ffi::OsString;
 
 use rustix::event::{poll, PollFd, PollFlags};
+use rustix::process::{Pid, WaitStatus};
 
 use crate::error::{Context, Error, Result};
+use crate::linux::spawn::{self, Cmd, Io};
 use crate::spec::Hook;
 
 /// Run every hook of one kind in order; the first failure stops the rest.
@@ -34,30 +34,32 @@ pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
 }
 
 pub fn run(h: &Hook, state_json: &str) -> Result<()> {
-    let mut cmd = Command::new(h.path());
-    let args = h.args().clone().unwrap_or_default();
-    if let Some((argv0, rest)) = args.split_first() {
-        cmd.arg0(argv0).args(rest);
+    // argv[0] is args[0] (the path when there are no args); the environment is exactly `env`.
+    let mut argv: Vec<OsString> = h.args().iter().flatten().map(OsString::from).collect();
+    if argv.is_empty() {
+        argv.push(h.path().into());
     }
-    cmd.env_clear();
-    for kv in h.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
-        }
-    }
-    cmd.stdin(Stdio::piped());
-    let mut child = cmd.spawn().ctx_path("start", h.path())?;
-    if let Some(mut stdin) = child.stdin.take() {
+    let env: Vec<OsString> = h
+        .env()
+        .iter()
+        .flatten()
+        .filter(|kv| kv.contains('='))
+        .map(OsString::from)
+        .collect();
+    let mut child = Cmd::new(h.path().as_os_str(), &argv, Some(&env))
+        .and_then(|c| c.spawn(Io::Pipe, Io::Inherit))
+        .map_err(|e| Error::sys("start", e).path(h.path()))?;
+    if let Some(stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.
-        let _ = stdin.write_all(state_json.as_bytes());
+        let _ = write_all(&stdin, state_json.as_bytes());
     }
     let status = match h.timeout() {
-        Some(secs) if secs > 0 => wait_timeout(&mut child, secs as u64)?,
-        _ => Some(child.wait().ctx("wait")?),
+        Some(secs) if secs > 0 => wait_timeout(child.pid, secs as u64)?,
+        _ => Some(spawn::wait(child.pid).ctx("wait")?),
     };
     match status {
-        Some(s) if s.success() => Ok(()),
-        Some(s) => Err(Error::failed("exited", format!("{s}"))),
+        Some(s) if s.exit_status() == Some(0) => Ok(()),
+        Some(s) => Err(Error::failed("exited", spawn::describe(s))),
         None => Err(Error::failed(
             "timed out",
             format!("killed after {}s", h.timeout().unwrap_or(0)),
@@ -65,20 +67,27 @@ pub fn run(h: &Hook, state_json: &str) -> Result<()> {
     }
 }
 
+fn write_all(fd: &rustix::fd::OwnedFd, mut b: &[u8]) -> rustix::io::Result<()> {
+    while !b.is_empty() {
+        match rustix::io::write(fd, b) {
+            Ok(n) => b = &b[n..],
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Wait at most `secs` for the child (via a pidfd, no polling loop); kill it on timeout.
-fn wait_timeout(
-    child: &mut std::process::Child,
-    secs: u64,
-) -> Result<Option<std::process::ExitStatus>> {
-    let pid = crate::linux::process::pid_from_raw(child.id() as i32).ctx("hook pid")?;
+fn wait_timeout(pid: Pid, secs: u64) -> Result<Option<WaitStatus>> {
     let pidfd =
         rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ctx("pidfd_open")?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            let _ = spawn::wait(pid);
             return Ok(None);
         }
         let ts = rustix::time::Timespec {
@@ -88,7 +97,7 @@ fn wait_timeout(
         let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
         match poll(&mut fds, Some(&ts)) {
             Ok(0) => continue,
-            Ok(_) => return child.wait().map(Some).ctx("wait"),
+            Ok(_) => return spawn::wait(pid).map(Some).ctx("wait"),
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(Error::sys("poll", e)),
         }

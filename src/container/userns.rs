@@ -4,7 +4,6 @@
 //! unprivileged caller may not be able to create.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rustix::io::Errno;
 
@@ -121,12 +120,12 @@ fn write_map(proc: &Path, file: &str, tool: &str, pid: i32, map: &[[u32; 3]]) ->
         return Err(Error::sys(format!("write {file}"), errno).path(&f));
     }
     log::debug!("write {file}: EPERM, trying {tool}");
-    let mut cmd = Command::new(tool);
-    cmd.arg(pid.to_string());
+    let mut argv: Vec<std::ffi::OsString> = vec![tool.into(), pid.to_string().into()];
     for r in map {
-        cmd.args(r.iter().map(u32::to_string));
+        argv.extend(r.iter().map(|n| n.to_string().into()));
     }
-    let out = cmd.output().map_err(|e| {
+    let out = linux::spawn::Cmd::new(tool.as_ref(), &argv, None).and_then(|c| c.output());
+    let (status, _, stderr) = out.map_err(|e| {
         Error::failed(
             format!("write {file}"),
             format!(
@@ -136,13 +135,13 @@ fn write_map(proc: &Path, file: &str, tool: &str, pid: i32, map: &[[u32; 3]]) ->
         )
         .path(&f)
     })?;
-    if !out.status.success() {
+    if status.exit_status() != Some(0) {
         return Err(Error::failed(
             format!("{tool} {pid}"),
             format!(
                 "{} ({}; are the ranges in /etc/sub{}id?)",
-                String::from_utf8_lossy(&out.stderr).trim(),
-                out.status,
+                String::from_utf8_lossy(&stderr).trim(),
+                linux::spawn::describe(status),
                 &file[..1],
             ),
         ));

@@ -368,7 +368,7 @@ fn abs_path(path: &str, s: String) -> Result<PathBuf> {
 
 /// Parse and validate a board config from its JSON text.
 pub fn parse(text: &str) -> Result<Board> {
-    let v: Value = serde_json::from_str(text)
+    let v: Value = crate::spec::json_value(text.as_bytes())
         .map_err(|e| Error::invalid("board config", format!("not valid JSON: {e}")))?;
     let mut o = Obj::new(String::new(), &v)?;
     let version = match o.get("version") {

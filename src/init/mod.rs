@@ -235,7 +235,7 @@ fn take_resumed() -> Option<Resumed> {
     std::env::remove_var(RESUMED);
     std::env::remove_var(RESUMED_BOARD);
     Some(Resumed {
-        started: started?.parse().ok()?,
+        started: crate::cli::decimal(&started?)?,
         board: board?,
     })
 }

@@ -19,4 +19,5 @@ pub mod pty;
 pub mod seccomp;
 pub mod signal;
 pub mod signalfd;
+pub mod spawn;
 pub mod watchdog;

@@ -10,7 +10,7 @@ pub fn default_config(rootless: bool) -> String {
     if rootless {
         make_rootless(&mut v);
     }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    super::json_text(&v, true)
 }
 
 fn base() -> Value {

@@ -13,8 +13,28 @@ pub use oci_spec::runtime::{
 
 use crate::error::{Context, Error, Kind, Result};
 
+mod decode;
 mod default;
 pub use default::default_config;
+
+/// Parse any other JSON document reno reads (state files, board configs) into a `Value`.
+/// Every caller goes through here, from bytes: serde_json's parser is generic over its input
+/// (`from_str`, `from_slice`, `from_reader` each instantiate their own copy), so one entry
+/// point keeps one copy in the binary (targets/README.md, "Size").
+pub fn json_value(bytes: &[u8]) -> std::result::Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// A JSON value as text, compact or pretty (`to_string_pretty`'s layout). Through `Display`
+/// only, so the serializer exists once per layout and not once per output type too
+/// (`to_vec`, `to_string`, `to_writer` each instantiate their own).
+pub fn json_text(v: &serde_json::Value, pretty: bool) -> String {
+    if pretty {
+        format!("{v:#}")
+    } else {
+        v.to_string()
+    }
+}
 
 /// Read and parse `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Box<Spec>> {
@@ -23,19 +43,27 @@ pub fn load(bundle: &Path) -> Result<Box<Spec>> {
     parse(&bytes).map_err(|e| e.path(&path))
 }
 
-/// Parse config.json bytes; JSON errors carry serde_json's line and column. Boxed: a `Spec`
-/// is ~3 KB, and every by-value move of it costs its callers' stack frames that much again
-/// (touched stack pages are resident memory, which the runtime tree's budget counts).
+/// Parse config.json bytes; JSON syntax errors carry serde_json's line and column, errors in
+/// the content name the field (`linux.resources.memory.limit: ...`). Through `decode`, not
+/// oci-spec's derived `Deserialize` (the size of the static binary; see decode.rs). Boxed: a
+/// `Spec` is ~3 KB, and every by-value move of it costs its callers' stack frames that much
+/// again (touched stack pages are resident memory, which the runtime tree's budget counts).
 pub fn parse(bytes: &[u8]) -> Result<Box<Spec>> {
-    serde_json::from_slice::<Spec>(bytes)
-        .map(Box::new)
-        .map_err(|e| Error::new(Kind::Invalid, "parse config").detail(e.to_string()))
+    decode::spec(&value(bytes, "parse config")?).map(Box::new)
 }
 
 /// Parse a process.json (for `exec --process`).
 pub fn parse_process(bytes: &[u8]) -> Result<Process> {
-    serde_json::from_slice::<Process>(bytes)
-        .map_err(|e| Error::new(Kind::Invalid, "parse process").detail(e.to_string()))
+    decode::process_doc(&value(bytes, "parse process")?)
+}
+
+/// Parse a `LinuxResources` document (for `update --resources`).
+pub fn parse_resources(bytes: &[u8]) -> Result<LinuxResources> {
+    decode::resources_doc(&value(bytes, "parse resources")?)
+}
+
+fn value(bytes: &[u8], step: &str) -> Result<serde_json::Value> {
+    json_value(bytes).map_err(|e| Error::new(Kind::Invalid, step).detail(e.to_string()))
 }
 
 /// The rootfs directory: `root.path`, relative to the bundle unless absolute.

@@ -171,7 +171,7 @@ pub fn load(dir: &Path) -> Result<Saved> {
 }
 
 fn from_json(bytes: &[u8]) -> Result<Saved> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let v: Value = crate::spec::json_value(bytes).map_err(|e| {
         Error::new(Kind::Failed, "read state").detail(format!("corrupt state file: {e}"))
     })?;
     let s = |k: &str| {
@@ -250,8 +250,8 @@ pub fn save(dir: &Path, s: &Saved, status: Status) -> Result<()> {
     v["reno"] =
         json!({"startTime": s.start_time, "cgroup": s.cgroup, "sharedPidns": s.shared_pidns});
     let path = dir.join(STATE_FILE);
-    let bytes = serde_json::to_vec(&v).map_err(|e| Error::failed("write state", e.to_string()))?;
-    linux::fs::write_replace(&path, &bytes).ctx_path("write state", &path)
+    let text = crate::spec::json_text(&v, false);
+    linux::fs::write_replace(&path, text.as_bytes()).ctx_path("write state", &path)
 }
 
 /// The live status: init alive (same start time) → created while the fifo exists, else
