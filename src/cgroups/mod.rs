@@ -17,7 +17,7 @@ pub mod stats;
 pub mod v1;
 pub mod v2;
 
-pub use apply::attach_device_filter;
+pub use apply::{attach_device_filter, preload_device_programs};
 
 /// How the host mounts cgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

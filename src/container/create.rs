@@ -215,6 +215,16 @@ pub fn create_container(
     }
     if let Some(cg) = &cg {
         cg.add_process(raw_pid)?;
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
+        linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
+    }
+    send_or_why(&mut parent_ch, &Msg::Continue)?;
+    // Limits and device rules while the init mounts (runc too sets them only once the init
+    // has its root ready): it is in its cgroup already, charged from here on, and nothing
+    // of the container's runs before `go`.
+    if let Some(cg) = &cg {
         if g.rootless {
             // A delegated cgroup: limits yes, device rules no (they need privileges; runc
             // ignores them too).
@@ -225,11 +235,6 @@ pub fn create_container(
             cgroups::apply_config(cg, linux_cfg)?;
         }
     }
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
-        linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
-    }
-    send_or_why(&mut parent_ch, &Msg::Continue)?;
     // Without prestart/createRuntime hooks nothing happens between the init's mounts and
     // its `go`: send `go` now, so the init never stops for that round trip (one wake-up of
     // each side less on a busy machine). The state it carries does not depend on the mounts.
