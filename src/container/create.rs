@@ -191,7 +191,8 @@ pub fn create_container(
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;
-    let pid = match linux::process::clone_process(clone_flags) {
+    let (cloned, in_v2) = clone_init(clone_flags, cg.as_ref());
+    let pid = match cloned {
         Ok(Forked::Child) => {
             // Our copy of the lock fd would hold the flock until exec, blocking `start`.
             drop(lock);
@@ -214,17 +215,7 @@ pub fn create_container(
         super::userns::write_id_maps(raw_pid, &spec, g.rootless)?;
     }
     if let Some(cg) = &cg {
-        cg.add_process(raw_pid)?;
-    }
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
-        linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
-    }
-    send_or_why(&mut parent_ch, &Msg::Continue)?;
-    // Limits and device rules while the init mounts (runc too sets them only once the init
-    // has its root ready): it is in its cgroup already, charged from here on, and nothing
-    // of the container's runs before `go`.
-    if let Some(cg) = &cg {
+        cg.add_process_but_v2(raw_pid, in_v2)?;
         if g.rootless {
             // A delegated cgroup: limits yes, device rules no (they need privileges; runc
             // ignores them too).
@@ -235,6 +226,11 @@ pub fn create_container(
             cgroups::apply_config(cg, linux_cfg)?;
         }
     }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let f = PathBuf::from(format!("/proc/{raw_pid}/oom_score_adj"));
+        linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
+    }
+    send_or_why(&mut parent_ch, &Msg::Continue)?;
     // Without prestart/createRuntime hooks nothing happens between the init's mounts and
     // its `go`: send `go` now, so the init never stops for that round trip (one wake-up of
     // each side less on a busy machine). The state it carries does not depend on the mounts.
@@ -306,6 +302,27 @@ pub fn create_container(
         lock,
         spec,
     })
+}
+
+/// Clone the init straight into the container's cgroup v2 directory when there is one
+/// (CLONE_INTO_CGROUP): no write to cgroup.procs and no migration afterwards. Where that is
+/// refused (kernels before 5.7, a seccomp profile without clone3, a cgroup that can't take
+/// processes) a plain clone, whose error, if any, is the one reported. The flag says
+/// whether the init is in the v2 cgroup already.
+fn clone_init(flags: u64, cg: Option<&Cgroup>) -> (rustix::io::Result<Forked>, bool) {
+    if let Some(dir) = cg.and_then(Cgroup::v2_dir) {
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        if let Ok(fd) = fd {
+            if let Ok(f) = linux::process::clone_into_cgroup(flags, &fd) {
+                return (Ok(f), true);
+            }
+        }
+    }
+    (linux::process::clone_process(flags), false)
 }
 
 /// Send to the init; if it has hung up (EPIPE), it failed first and said why: that error is
