@@ -2,6 +2,7 @@
 //! have both), check everything that can be checked before the first write, then write
 //! each knob once, in the mapping's order.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxDeviceCgroup, LinuxResources};
@@ -88,9 +89,13 @@ impl Cgroup {
 
     fn set_resources(&self, r: &LinuxResources) -> Result<()> {
         knob::validate(r)?;
-        let v2_ctrls = self.v2_controllers();
         let mut wanted = knob::requested(r);
         let unified = r.unified().as_ref().filter(|u| !u.is_empty());
+        if wanted.is_empty() && unified.is_none() {
+            // No limit asked for (the common container): no controller to look up.
+            return Ok(());
+        }
+        let v2_ctrls = self.v2_controllers();
         if let Some(u) = unified {
             if self.v2().is_none() {
                 return Err(knob::bad(
@@ -289,24 +294,66 @@ impl Cgroup {
     }
 }
 
-/// Load the rules as a BPF device program and attach it to the v2 cgroup dir.
+/// Load the rules as a BPF device program and attach it to the v2 cgroup dir. A program
+/// this process loaded before for the same instructions is attached again instead (see
+/// `LOADED`).
 pub fn attach_device_filter(dir: &Path, rules: &[devices::Rule]) -> Result<()> {
     let prog = devices::bpf_program(rules);
-    let fd = linux::bpf::load_cgroup_device_prog(&prog).map_err(|(e, log)| {
-        let mut err = Error::sys("load the device cgroup BPF program", e);
-        if !log.is_empty() {
-            err = err.detail(format!("verifier: {log}"));
-        }
-        err
-    })?;
     let d = rustix::fs::open(
         dir,
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
     .ctx_path("open cgroup for the device program", dir)?;
-    linux::bpf::attach_cgroup_device(&d, &fd)
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    let i = match loaded.iter().position(|(insns, _)| *insns == prog) {
+        Some(i) => i,
+        None => {
+            let fd = load(&prog)?;
+            loaded.push((prog, fd));
+            loaded.len() - 1
+        }
+    };
+    linux::bpf::attach_cgroup_device(&d, &loaded[i].1)
         .ctx_path("attach the device program (BPF_CGROUP_DEVICE)", dir)
+}
+
+/// Device programs this process has loaded, by instructions. A program can be attached to
+/// any number of cgroups; loading makes the kernel verify it each time (milliseconds under
+/// TCG). PID 1 loads the common ones at boot (`preload_device_programs`) and the `run`s it
+/// forks inherit them; a one-shot CLI process only ever uses its own.
+static LOADED: std::sync::Mutex<Vec<(Vec<linux::bpf::Insn>, OwnedFd)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn load(prog: &[linux::bpf::Insn]) -> Result<OwnedFd> {
+    linux::bpf::load_cgroup_device_prog(prog).map_err(|(e, log)| {
+        let mut err = Error::sys("load the device cgroup BPF program", e);
+        if !log.is_empty() {
+            err = err.detail(format!("verifier: {log}"));
+        }
+        err
+    })
+}
+
+/// For a long-lived process (PID 1) on cgroup v2: load the device programs of the two
+/// common configs now, runc's defaults alone and after a deny-all `resources.devices`
+/// (`reno spec`'s and most engines'), so that each container forked later attaches them
+/// as they are. Returns their fds, which the forks must keep open.
+pub fn preload_device_programs() -> Result<Vec<i32>> {
+    let deny_all = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .map_err(|e| Error::failed("device rules", e.to_string()))?;
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    for config in [&[][..], &[deny_all][..]] {
+        let prog = devices::bpf_program(&devices::rules(config, &[])?);
+        if !loaded.iter().any(|(insns, _)| *insns == prog) {
+            let fd = load(&prog)?;
+            loaded.push((prog, fd));
+        }
+    }
+    Ok(loaded.iter().map(|(_, fd)| fd.as_raw_fd()).collect())
 }
 
 fn missing(c: &str) -> Error {

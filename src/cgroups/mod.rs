@@ -17,7 +17,7 @@ pub mod stats;
 pub mod v1;
 pub mod v2;
 
-pub use apply::attach_device_filter;
+pub use apply::{attach_device_filter, preload_device_programs};
 
 /// How the host mounts cgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,12 +255,22 @@ impl Cgroup {
 
     /// Move `pid` into the cgroup in every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<()> {
-        for (_, dir) in &self.dirs {
+        self.add_process_but_v2(pid, false)
+    }
+
+    /// `add_process`, leaving out the v2 hierarchy when `but_v2` (a process cloned into it).
+    pub fn add_process_but_v2(&self, pid: i32, but_v2: bool) -> Result<()> {
+        for (_, dir) in self.dirs.iter().filter(|(h, _)| !(but_v2 && h.v2)) {
             let f = dir.join("cgroup.procs");
             crate::linux::fs::write_file(&f, pid.to_string().as_bytes())
                 .ctx_path("join cgroup", &f)?;
         }
         Ok(())
+    }
+
+    /// The cgroup's directory in the v2 hierarchy, if the host has one.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        self.v2().map(|(_, d)| d.as_path())
     }
 
     /// Freeze (`true`) or thaw every process: v1 freezer.state, or v2 cgroup.freeze.

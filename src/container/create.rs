@@ -221,7 +221,8 @@ pub fn create_container(
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;
-    let pid = match linux::process::clone_process(clone_flags) {
+    let (cloned, in_v2) = clone_init(clone_flags, cg.as_ref());
+    let pid = match cloned {
         Ok(Forked::Child) => {
             // Our copy of the lock fd would hold the flock until exec, blocking `start`.
             drop(lock);
@@ -244,7 +245,7 @@ pub fn create_container(
         super::userns::write_id_maps(raw_pid, &spec, g.rootless)?;
     }
     if let Some(cg) = &cg {
-        cg.add_process(raw_pid)?;
+        cg.add_process_but_v2(raw_pid, in_v2)?;
         if g.rootless {
             // A delegated cgroup: limits yes, device rules no (they need privileges; runc
             // ignores them too).
@@ -331,6 +332,27 @@ pub fn create_container(
         lock,
         spec,
     })
+}
+
+/// Clone the init straight into the container's cgroup v2 directory when there is one
+/// (CLONE_INTO_CGROUP): no write to cgroup.procs and no migration afterwards. Where that is
+/// refused (kernels before 5.7, a seccomp profile without clone3, a cgroup that can't take
+/// processes) a plain clone, whose error, if any, is the one reported. The flag says
+/// whether the init is in the v2 cgroup already.
+fn clone_init(flags: u64, cg: Option<&Cgroup>) -> (rustix::io::Result<Forked>, bool) {
+    if let Some(dir) = cg.and_then(Cgroup::v2_dir) {
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        if let Ok(fd) = fd {
+            if let Ok(f) = linux::process::clone_into_cgroup(flags, &fd) {
+                return (Ok(f), true);
+            }
+        }
+    }
+    (linux::process::clone_process(flags), false)
 }
 
 /// Send to the init; if it has hung up (EPIPE), it failed first and said why: that error is

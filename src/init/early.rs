@@ -212,6 +212,28 @@ fn cgroup2(root: &Path, flags: u64) -> Result<()> {
             ));
         }
     }
+    // The parent of the containers' default cgroups (`/reno/<id>`), made now with the same
+    // controllers handed down: otherwise the first container start makes it, paying for a
+    // cgroup with every controller plus one enable per controller (~20 ms under TCG).
+    // Not fatal: `create` makes whatever is missing.
+    let parent = root.join("reno");
+    match std::fs::create_dir(&parent) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            log::warn(&format!("create {}: {e}", parent.display()));
+            return Ok(());
+        }
+    }
+    if !enable.is_empty() {
+        let path = parent.join("cgroup.subtree_control");
+        if let Err(e) = std::fs::write(&path, enable.join(" ")) {
+            log::warn(&format!(
+                "enable cgroup controllers in {}: {e}",
+                parent.display()
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -54,8 +54,9 @@ pub fn spawn(args: Vec<OsString>) -> Result<(Pid, OwnedFd)> {
             drop(w);
             drop(null);
             // Nothing of init's (signalfd, watchdog, other containers' pipes) may stay open
-            // in the runtime and its container.
-            crate::linux::fds::close_from(3);
+            // in the runtime and its container; only the device programs loaded at boot
+            // (close-on-exec: the container never gets them), which the runtime attaches.
+            crate::linux::fds::close_from_except(3, &kept_fds());
             if !ok || signal::set_mask(0).is_err() {
                 exit_now(127);
             }
@@ -75,13 +76,27 @@ pub fn spawn(args: Vec<OsString>) -> Result<(Pid, OwnedFd)> {
 pub fn run_and_wait(args: Vec<OsString>) -> i32 {
     match fork() {
         Ok(Forked::Child) => {
-            crate::linux::fds::close_from(3);
+            crate::linux::fds::close_from_except(3, &kept_fds());
             let _ = signal::set_mask(0);
             exit_now(run_cli(args))
         }
         Ok(Forked::Parent(pid)) => crate::linux::process::wait_exit_code(pid).unwrap_or(-1),
         Err(_) => -1,
     }
+}
+
+/// Descriptors of init's that its runtime children keep (`keep_in_children`).
+static KEPT: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Keep `fds` open in the runtime processes forked from now on (they must be close-on-exec).
+pub fn keep_in_children(fds: &[i32]) {
+    KEPT.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend_from_slice(fds);
+}
+
+fn kept_fds() -> Vec<i32> {
+    KEPT.lock().map(|k| k.clone()).unwrap_or_default()
 }
 
 /// `reno.probe=PATH` on the kernel command line: fork + exec `PATH reno-probe` (no

@@ -185,6 +185,7 @@ fn pid1(args: InitArgs) -> i32 {
     }
     protect_self(&board, &board_text, started, resumed.is_some());
     drop(board_text);
+    preload_device_programs();
     let words = cmdline_words();
     if let Some(p) = words.iter().find_map(|w| w.strip_prefix("reno.probe=")) {
         // Twice: the first run pays for cold caches (under TCG: translating the code), the
@@ -210,6 +211,20 @@ fn pid1(args: InitArgs) -> i32 {
     sup.stop_all();
     sup.close_watchdog();
     shutdown::finish(action, grace)
+}
+
+/// On cgroup v2, load the common device-cgroup BPF programs once for every container this
+/// init will start (see `cgroups::preload_device_programs`); without them, each container
+/// start loads its own. Not fatal.
+fn preload_device_programs() {
+    let hs = crate::cgroups::hierarchies();
+    if crate::cgroups::layout(&hs) != Some(crate::cgroups::Layout::Unified) {
+        return;
+    }
+    match crate::cgroups::preload_device_programs() {
+        Ok(fds) => launch::keep_in_children(&fds),
+        Err(e) => log::warn(&format!("{e}: each container will load its own")),
+    }
 }
 
 /// Environment of the image `protect_self` re-executes: PID 1's start (CLOCK_BOOTTIME), which

@@ -58,35 +58,56 @@ struct AttachAttr {
 }
 
 /// `bpf(BPF_PROG_LOAD, {.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE, .insns, .license = "GPL"})`.
-/// On failure the verifier's log (if any) is returned with the errno.
+/// On failure the verifier's log (if any) is returned with the errno. The first try runs
+/// without a log: a verifier that writes one works through it line by line (its cost
+/// showed in every container start under TCG); only a refused program is loaded a second
+/// time to learn why.
 pub fn load_cgroup_device_prog(insns: &[Insn]) -> Result<OwnedFd, (Errno, String)> {
+    match prog_load(insns, None) {
+        Ok(fd) => Ok(fd),
+        Err(first) => {
+            let mut log = vec![0u8; 16 * 1024];
+            match prog_load(insns, Some(&mut log)) {
+                Ok(fd) => Ok(fd),
+                Err(e) => {
+                    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                    let text = String::from_utf8_lossy(&log[..end]).trim().to_string();
+                    Err((if e == Errno::NOSPC { first } else { e }, text))
+                }
+            }
+        }
+    }
+}
+
+/// One BPF_PROG_LOAD, with the verifier's log (level 1) written to `log` if given.
+fn prog_load(insns: &[Insn], log: Option<&mut [u8]>) -> Result<OwnedFd, Errno> {
     let license = b"GPL\0";
-    let mut log = vec![0u8; 16 * 1024];
     let mut name = [0u8; 16];
     name[..4].copy_from_slice(b"reno");
+    let (log_level, log_size, log_buf) = match log {
+        Some(l) => (1, l.len() as u32, l.as_mut_ptr() as u64),
+        None => (0, 0, 0),
+    };
     let attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
+        log_level,
+        log_size,
+        log_buf,
         prog_name: name,
         ..Default::default()
     };
     let size = std::mem::size_of::<ProgLoadAttr>();
     // SAFETY: attr points at a live, initialised ProgLoadAttr of `size` bytes whose pointers
-    // (insns, license, log buffer of log_size bytes) stay valid for the whole call.
+    // (insns, license, the log buffer of log_size bytes when given) stay valid for the whole
+    // call.
     let ret = unsafe { syscall!(Sysno::bpf, BPF_PROG_LOAD, &attr as *const _ as usize, size) };
     match ret {
         // SAFETY: BPF_PROG_LOAD returns a new fd that nobody else owns.
         Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }),
-        Err(e) => {
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            let text = String::from_utf8_lossy(&log[..end]).trim().to_string();
-            Err((Errno::from_raw_os_error(e.into_raw()), text))
-        }
+        Err(e) => Err(Errno::from_raw_os_error(e.into_raw())),
     }
 }
 

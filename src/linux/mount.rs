@@ -1,7 +1,7 @@
 //! Mounting: option strings to flags, mount(2), mount_setattr(2), pivot_root and the
 //! move-mount + chroot fallback for roots that can't be pivoted (initramfs).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fd::AsFd;
 use rustix::io::Errno;
@@ -291,23 +291,60 @@ pub fn move_root(rootfs: &Path) -> Result<(), Errno> {
     rustix::process::chdir("/")
 }
 
-/// Lazily unmount every mount that is not the rootfs or below it, deepest first, so nothing
-/// of the host stays reachable once we chroot. Failures (locked mounts) are left for the
-/// masking that follows.
+/// Lazily unmount every mount that is not the rootfs or below it, so nothing of the host
+/// stays reachable once we chroot. A lazy unmount takes the mounts below along, so only the
+/// outermost ones are unmounted (each unmount waits for an RCU grace period: /sys and its
+/// cgroup2, /dev and its pts and shm go in one each); where that fails (a locked mount in
+/// a user namespace), the ones below it are tried one by one, deepest first. What stays is
+/// left for the masking that follows.
 fn detach_mounts_outside(rootfs: &Path) {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return;
     };
-    let mut points: Vec<String> = info
+    let points: Vec<PathBuf> = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_mountinfo)
-        .filter(|p| p != "/" && !Path::new(p).starts_with(rootfs) && !rootfs.starts_with(p))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p != Path::new("/") && !p.starts_with(rootfs) && !rootfs.starts_with(p))
         .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = unmount_detach(Path::new(&p));
+    for (top, stacked, below) in outermost(points) {
+        if unmount_detach(&top).is_ok() {
+            for _ in 1..stacked {
+                let _ = unmount_detach(&top);
+            }
+        } else {
+            for p in below {
+                let _ = unmount_detach(&p);
+            }
+        }
     }
+}
+
+/// The mount points grouped under their outermost ones: (outermost, how many mounts are
+/// stacked on it, every point below it deepest first).
+fn outermost(mut points: Vec<PathBuf>) -> Vec<(PathBuf, usize, Vec<PathBuf>)> {
+    // Sorted by components, a mount's descendants follow it. A point listed n times has n
+    // mounts stacked on it.
+    points.sort();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < points.len() {
+        let top = points[i].clone();
+        let end = points[i + 1..]
+            .iter()
+            .position(|p| !p.starts_with(&top))
+            .map_or(points.len(), |n| i + 1 + n);
+        let stacked = points[i..end].iter().filter(|p| **p == top).count();
+        let mut below: Vec<PathBuf> = points[i + 1..end]
+            .iter()
+            .filter(|p| **p != top)
+            .cloned()
+            .collect();
+        below.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        out.push((top, stacked, below));
+        i = end;
+    }
+    out
 }
 
 /// mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -396,6 +433,40 @@ fn lowerdir_list(lowers: &[&Path]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_mounts_are_detached_by_their_outermost_points() {
+        let p = |s: &[&str]| s.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let got = outermost(p(&[
+            "/sys/fs/cgroup",
+            "/dev",
+            "/sys",
+            "/dev/pts",
+            "/devices",
+            "/tmp",
+            "/tmp",
+            "/dev/shm",
+            "/sys/kernel/debug",
+            "/sys/kernel/debug/tracing",
+        ]));
+        assert_eq!(
+            got,
+            vec![
+                (PathBuf::from("/dev"), 1, p(&["/dev/pts", "/dev/shm"])),
+                (PathBuf::from("/devices"), 1, vec![]),
+                (
+                    PathBuf::from("/sys"),
+                    1,
+                    p(&[
+                        "/sys/kernel/debug/tracing",
+                        "/sys/fs/cgroup",
+                        "/sys/kernel/debug"
+                    ])
+                ),
+                (PathBuf::from("/tmp"), 2, vec![]),
+            ]
+        );
+    }
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
