@@ -155,6 +155,9 @@ fn write_map(proc: &Path, file: &str, tool: &str, pid: i32, map: &[[u32; 3]]) ->
 /// left out is an error naming it, and with no hierarchy at all (nothing delegated) the
 /// container runs without a cgroup. Unlike runc, an explicit cgroupsPath that is not
 /// writable everywhere is not an error: the issue's rule is to say so and carry on.
+/// On cgroup v2 a controller is delegated when the container's new directory offers it
+/// (its `cgroup.controllers`, after `create_where_allowed` enabled what it could down the
+/// path): the user may enable in its own subtree only what root enabled above it.
 pub fn create_cgroup(
     path: &str,
     rootless: bool,
@@ -164,28 +167,66 @@ pub fn create_cgroup(
         return Cgroup::create(path).map(Some);
     }
     let (cg, refused) = Cgroup::create_where_allowed(path)?;
-    // A controller is served by a v1 hierarchy that has it, or by a v2 one (whether v2
-    // offers it is `apply`'s check).
+    let v2_dir = cg.dirs.iter().find(|(h, _)| h.v2).map(|(_, d)| d.clone());
+    let v2_offers = v2_dir
+        .as_ref()
+        .and_then(|d| linux::fs::read_small(d.join("cgroup.controllers")).ok())
+        .unwrap_or_default();
+    let v2_name = |c: &str| if c == "blkio" { "io" } else { c }.to_string();
+    // A controller is served by a v1 hierarchy that has it, or by the v2 directory.
     let served = |c: &str| {
         cg.dirs
             .iter()
-            .any(|(h, _)| h.v2 || h.controllers.iter().any(|x| x == c))
+            .any(|(h, _)| !h.v2 && h.controllers.iter().any(|x| x == c))
+            || v2_offers.split_whitespace().any(|x| x == v2_name(c))
     };
     let wanted = linux_cfg
         .and_then(|l| l.resources().as_ref())
         .map(crate::cgroups::knob::requested)
         .unwrap_or_default();
     if let Some(c) = wanted.into_iter().find(|c| !served(c)) {
-        let refusal = refused
+        let v1_refusal = refused
             .iter()
-            .find(|(h, _)| h.controllers.iter().any(|x| x == c))
-            .or(refused.first());
-        if let Some((_, e)) = refusal {
+            .find(|(h, _)| h.controllers.iter().any(|x| x == c));
+        let err = match (v1_refusal, &v2_dir) {
+            (None, Some(dir)) => {
+                // v2 enables a controller for children only of a cgroup without processes.
+                let parent = dir.parent().unwrap_or(dir);
+                let busy = linux::fs::read_small(parent.join("cgroup.procs"))
+                    .is_ok_and(|p| !p.trim().is_empty());
+                let why = if busy {
+                    format!(
+                        "{} has processes of its own, so cgroup v2 enables no controller \
+                         below it (the no-internal-process rule): start reno from a child \
+                         cgroup of it, or point linux.cgroupsPath elsewhere",
+                        parent.display()
+                    )
+                } else {
+                    "not delegated to this user: root must enable it in the delegated \
+                     cgroup's parent (cgroup.subtree_control)"
+                        .to_string()
+                };
+                Some(Error::invalid(
+                    "linux.resources",
+                    format!(
+                        "rootless: cannot set {c} limits: no cgroup v2 {} controller in {} \
+                         (its cgroup.controllers: {:?}): {why}",
+                        v2_name(c),
+                        dir.display(),
+                        v2_offers.trim()
+                    ),
+                ))
+            }
+            (r, _) => r.or(refused.first()).map(|(_, e)| {
+                e.clone().detail(format!(
+                    "rootless: cannot set {c} limits without a {c} cgroup; delegate one to \
+                     this user (and point linux.cgroupsPath at it) or drop linux.resources"
+                ))
+            }),
+        };
+        if let Some(e) = err {
             let _ = cg.destroy();
-            return Err(e.clone().detail(format!(
-                "rootless: cannot set {c} limits without a {c} cgroup; delegate one to this \
-                 user (and point linux.cgroupsPath at it) or drop linux.resources"
-            )));
+            return Err(e);
         }
     }
     for (h, e) in &refused {

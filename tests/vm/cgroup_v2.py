@@ -8,7 +8,9 @@ fields, and prints every cgroup file as `@ CASE FILE VALUE`. The comparison with
 writes (EXPECT) happens here on the host, so the guest script stays dumb. Behaviour is
 asserted the same way: the device BPF program denying an open, pause/resume through
 cgroup.freeze, update, exec, ps, events --stats, an OOM event, a fork loop stopped by
-pids.max, a cgroup namespace, bad input refused with nothing left behind.
+pids.max, a cgroup namespace, bad input refused with nothing left behind. Rootless with a
+delegated v2 subtree (systemd's Delegate=yes): uid 1000 gets its limits inside it, a limit on
+a controller not delegated fails cleanly, and outside it the container runs without a cgroup.
 
 brd.ko (RAM disks, /dev/ram0 = 1:0) gives io.max a real block device to throttle.
 """
@@ -30,7 +32,7 @@ ALL_CAPS = [
     "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 ]
 # Applets the driver and the containers use beyond the shared list.
-for _a in ("grep", "mknod", "kill", "wc", "sed", "test", "["):
+for _a in ("grep", "mknod", "kill", "wc", "sed", "test", "[", "mkdir", "rmdir", "chown", "id", "nsenter"):
     if _a not in SC.APPLETS:
         SC.APPLETS.append(_a)
 
@@ -101,6 +103,16 @@ EXPECT = {
     "bad-wdev": {"rc": "1", "says": "yes", "left": "no"},
     "bad-rdma": {"rc": "1", "says": "yes", "left": "no"},
     "bad-net": {"rc": "1", "says": "yes", "left": "no"},
+    # Rootless (uid 1000, its own id mapped to root) in the subtree delegated to it (ROOTLESS).
+    "rl": {"uid": "1000", "rc": "0", "self": "0::/", "memory.max": str(32 * MIB), "pids.max": "16",
+           "controllers": "memory pids", "uid_map": "0 1000 1", "left": "no",
+           "deleg": "kept", "deleg-subtree": "memory pids", "state": "0"},
+    # create, exec (joins the cgroup and its namespace), ps, delete
+    "rlx": {"exec": "0::/", "procs": "1", "ps": "0", "left": "no"},
+    "rlcpu": {"rc": "1", "says": "yes", "left": "no"},  # cpu is not delegated: refused, clean
+    "rlnone": {"rc": "0", "self": "0::/dp/deleg/launcher", "made": "no"},  # outside: no cgroup
+    "rllim": {"rc": "1", "says": "yes", "made": "no"},  # ... so limits there are refused
+    "rlinner": {"rc": "1", "says": "yes", "left": "no"},  # launcher inside the delegated cgroup
 }
 
 # Fields with no v2 knob that are only hints: a warning each, the container is created.
@@ -263,6 +275,46 @@ for c in BADCASES; do
     echo "@ $c rc $rc"; echo "@ $c says $s"; echo "@ $c left $(gone $c)"
     $R delete --force $c 2>/dev/null
 done
+
+# Rootless in a delegated v2 subtree, as systemd's Delegate=yes leaves it: root enables memory
+# and pids below dp, hands dp/deleg (the directory and the files systemd chowns) to uid 1000,
+# and starts the launcher inside it: v2 moves a process only for a writer of the common
+# ancestor's cgroup.procs, so the unprivileged launcher must already be in the subtree.
+P=$C/dp; D=$P/deleg
+mkdir -p $D/launcher && echo "+memory +pids" > $P/cgroup.subtree_control
+chown 1000:1000 $D $D/cgroup.procs $D/cgroup.subtree_control $D/cgroup.threads $D/launcher $D/launcher/cgroup.procs
+cat > /run/rl.sh <<'EOF'
+R="reno --root /tmp/r-1000"; D=/sys/fs/cgroup/dp/deleg
+echo "@ rl uid $(id -u)"
+$R run --bundle /bundles/cg-rl rl; echo "@ rl rc $?"
+echo "@ rl left $([ -e $D/rl ] && echo yes || echo no)"
+$R create --bundle /bundles/cg-rlx rlx && $R start rlx
+echo "@ rlx exec $($R exec rlx cat /proc/self/cgroup)"
+echo "@ rlx procs $(wc -l < $D/rlx/cgroup.procs)"
+echo "@ rlx ps $($R ps --format json rlx | tr -cd ',' | wc -c)"
+$R delete --force rlx; echo "@ rlx left $([ -e $D/rlx ] && echo yes || echo no)"
+$R run --bundle /bundles/cg-rlcpu rlcpu > /tmp/rl-err 2>&1; echo "@ rlcpu rc $?"
+sed 's/^/rlcpu: /' /tmp/rl-err
+grep -q 'rootless: cannot set cpu limits' /tmp/rl-err && echo "@ rlcpu says yes" || echo "@ rlcpu says no: $(head -c 300 /tmp/rl-err)"
+echo "@ rlcpu left $([ -e $D/rlcpu ] && echo yes || echo no)"
+$R run --bundle /bundles/cg-rlnone rlnone; echo "@ rlnone rc $?"
+echo "@ rlnone made $([ -e /sys/fs/cgroup/nodeleg ] && echo yes || echo no)"
+$R run --bundle /bundles/cg-rllim rllim > /tmp/rl-err 2>&1; echo "@ rllim rc $?"
+sed 's/^/rllim: /' /tmp/rl-err
+grep -q 'rootless: cannot set memory limits' /tmp/rl-err && echo "@ rllim says yes" || echo "@ rllim says no: $(head -c 300 /tmp/rl-err)"
+echo "@ rllim made $([ -e /sys/fs/cgroup/nodeleg ] && echo yes || echo no)"
+echo "@ rl state $(ls /tmp/r-1000 | wc -l)"
+EOF
+sh -c "echo \$\$ > $D/launcher/cgroup.procs && exec nsenter -S 1000 -G 1000 sh /run/rl.sh"
+echo "@ rl deleg $([ -d $D ] && echo kept || echo gone)"
+echo "@ rl deleg-subtree $(cat $D/cgroup.subtree_control)"
+# The launcher left in the delegated cgroup itself: v2 enables nothing below it; said so.
+I=$P/inner; mkdir $I && chown 1000:1000 $I $I/cgroup.procs $I/cgroup.subtree_control $I/cgroup.threads
+sh -c "echo \$\$ > $I/cgroup.procs && exec nsenter -S 1000 -G 1000 reno --root /tmp/r-1000 run --bundle /bundles/cg-rlinner rlinner" > /tmp/rl-err 2>&1
+echo "@ rlinner rc $?"; sed 's/^/rlinner: /' /tmp/rl-err
+grep -q 'no-internal-process rule' /tmp/rl-err && echo "@ rlinner says yes" || echo "@ rlinner says no: $(head -c 300 /tmp/rl-err)"
+echo "@ rlinner left $([ -e $I/c ] && echo yes || echo no)"
+rmdir $D/launcher $D $I $P
 echo "@ end"
 """
 
@@ -365,6 +417,10 @@ def _driver():
                 caps=ALL_CAPS, host_pid=True, mounts=mounts)
     cfg = b.config()
     cfg["process"]["noNewPrivileges"] = False
+    # No masks over its /proc: a rootless container's new user namespace may mount proc
+    # only where one is fully visible (the kernel's mnt_too_revealing).
+    cfg["linux"]["maskedPaths"] = []
+    cfg["linux"]["readonlyPaths"] = []
     # The VM's devtmpfs instead of a private /dev: the driver opens no device itself, but
     # the containers it starts get their nodes from it.
     cfg["mounts"] = [m if m["destination"] != "/dev" else _bind("/dev") for m in cfg["mounts"]]
@@ -387,6 +443,36 @@ TWEAKS = {
 }
 
 
+# Rootless bundles for uid 1000 (cgroupsPath, resources, a cgroup namespace, the script).
+ROOTLESS = {
+    "rl": ("/dp/deleg/rl", {"memory": {"limit": 32 * MIB}, "pids": {"limit": 16}}, True,
+           "d=/sys/fs/cgroup/dp/deleg/rl; echo @ rl self $(cat /proc/self/cgroup);"
+           "echo @ rl memory.max $(cat $d/memory.max); echo @ rl pids.max $(cat $d/pids.max);"
+           "echo @ rl controllers $(cat $d/cgroup.controllers); echo @ rl uid_map $(cat /proc/self/uid_map)"),
+    "rlx": ("/dp/deleg/rlx", {"pids": {"limit": 16}}, True, "exec sleep 1000"),
+    "rlcpu": ("/dp/deleg/rlcpu", {"pids": {"limit": 16}, "cpu": {"shares": 512}}, True, "true"),
+    "rlnone": ("/nodeleg/x", None, False, "echo @ rlnone self $(cat /proc/self/cgroup)"),
+    "rllim": ("/nodeleg/y", {"memory": {"limit": 32 * MIB}}, False, "true"),
+    "rlinner": ("/dp/inner/c", {"memory": {"limit": 32 * MIB}}, False, "true"),
+}
+
+
+def _rootless(case):
+    path, res, cgns, script = ROOTLESS[case]
+    b = _bundle(f"cg-{case}", script, res)
+    cfg = b.config()
+    cfg["linux"]["cgroupsPath"] = path
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    if cgns:
+        cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    # As `reno spec --rootless`: sysfs cannot be mounted without a network namespace: bound.
+    cfg["mounts"].append({"destination": "/sys", "type": "none", "source": "/sys",
+                          "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+    return b
+
+
 def _cases():
     out = []
     for case, res in RESOURCES.items():
@@ -397,7 +483,7 @@ def _cases():
             TWEAKS[case](b.config())
         out.append(b)
     out.append(_bundle("cg-dev", SCRIPTS["dev"], None, caps=ALL_CAPS))
-    return out
+    return out + [_rootless(c) for c in ROOTLESS]
 
 
 SCENARIOS = [
