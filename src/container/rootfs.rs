@@ -273,6 +273,11 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
     }
     let t = target_of(dest)?;
     m::mount("tmpfs", &fd_path(&t), "tmpfs", flags, Some("mode=755")).ctx("mount cgroup tmpfs")?;
+    // The tmpfs just mounted is ours alone and empty: its mount points are made and opened
+    // by name from its root (no symlink can be there), two syscalls each instead of a
+    // resolution from the container's root.
+    let tmpfs = open_in_root(&ctx.root.fd, dest, OFlags::DIRECTORY | OFlags::RDONLY)
+        .ctx("open cgroup tmpfs")?;
     for h in &hier {
         let name = if h.v2 {
             "unified".to_string()
@@ -284,7 +289,17 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
                 .join(",")
         };
         let sub = dest.join(&name);
-        let t = target_of(&sub)?;
+        match rustix::fs::mkdirat(&tmpfs, name.as_str(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(Error::sys("create cgroup mount point", e).path(&sub)),
+        }
+        let t = rustix::fs::openat(
+            &tmpfs,
+            name.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx_path("open cgroup mount point", &sub)?;
         let res = if ctx.new_cgroupns {
             if h.v2 {
                 m::mount("cgroup2", &fd_path(&t), "cgroup2", flags, None)
@@ -307,11 +322,7 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
             for c in &h.controllers {
                 let c = c.trim_start_matches("name=");
                 if c != name {
-                    if let Ok(dir) =
-                        open_in_root(&ctx.root.fd, dest, OFlags::DIRECTORY | OFlags::RDONLY)
-                    {
-                        let _ = rustix::fs::symlinkat(name.as_str(), &dir, c);
-                    }
+                    let _ = rustix::fs::symlinkat(name.as_str(), &tmpfs, c);
                 }
             }
         }
@@ -356,12 +367,15 @@ const DEFAULT_DEVICES: &[(&str, u32, u32, u32)] = &[
 /// Create the default devices and `linux.devices`; mknod where allowed, otherwise bind the
 /// host's node (user namespaces), then the /dev symlinks and ptmx.
 pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    // The directory of the last device made, kept open for the next one (usually /dev).
+    let mut dir: Option<(PathBuf, OwnedFd)> = None;
     for &(path, major, minor, mode) in DEFAULT_DEVICES {
         if devices.iter().any(|d| d.path() == Path::new(path)) {
             continue;
         }
         make_device(
             root,
+            &mut dir,
             Path::new(path),
             FileType::CharacterDevice,
             major,
@@ -390,6 +404,7 @@ pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Res
         let mode = d.file_mode().unwrap_or(0o666);
         make_device(
             root,
+            &mut dir,
             d.path(),
             ft,
             d.major() as u32,
@@ -431,6 +446,7 @@ pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Res
 #[allow(clippy::too_many_arguments)]
 fn make_device(
     root: &Rootfs,
+    dir_cache: &mut Option<(PathBuf, OwnedFd)>,
     path: &Path,
     ft: FileType,
     major: u32,
@@ -456,18 +472,24 @@ fn make_device(
             format!("linux.devices: {} is not under /dev", path.display()),
         ));
     }
-    let dir = mkdir_all_in_root(&root.fd, &parent).ctx_path("create device dir", path)?;
-    let dir = rustix::fs::openat(
-        &dir,
-        ".",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx_path("open device dir", path)?;
+    let dir = match dir_cache.take() {
+        Some((p, fd)) if p == parent => fd,
+        _ => {
+            let dir = mkdir_all_in_root(&root.fd, &parent).ctx_path("create device dir", path)?;
+            rustix::fs::openat(
+                &dir,
+                ".",
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx_path("open device dir", path)?
+        }
+    };
+    let dir = &dir_cache.insert((parent, dir)).1;
     let dev = rustix::fs::makedev(major, minor);
     let mknod = || {
         rustix::fs::mknodat(
-            &dir,
+            dir,
             name.as_os_str(),
             ft,
             Mode::from_raw_mode(mode & 0o7777),
@@ -475,14 +497,14 @@ fn make_device(
         )
     };
     let made = if in_userns {
-        let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, name.as_os_str(), rustix::fs::AtFlags::empty());
         Err(Errno::PERM)
     } else {
         // A fresh /dev is empty: remove what the image has there only when there is
         // something (and before the bind fallback, as in a user namespace).
         match mknod() {
             Err(e @ (Errno::EXIST | Errno::PERM)) => {
-                let _ = rustix::fs::unlinkat(&dir, name.as_os_str(), rustix::fs::AtFlags::empty());
+                let _ = rustix::fs::unlinkat(dir, name.as_os_str(), rustix::fs::AtFlags::empty());
                 if e == Errno::EXIST {
                     mknod()
                 } else {
@@ -496,14 +518,14 @@ fn make_device(
         Ok(()) => {
             // mknod applies the umask; set the exact mode and owner.
             rustix::fs::chmodat(
-                &dir,
+                dir,
                 name.as_os_str(),
                 Mode::from_raw_mode(mode & 0o7777),
                 rustix::fs::AtFlags::empty(),
             )
             .ctx_path("chmod device", path)?;
             rustix::fs::chownat(
-                &dir,
+                dir,
                 name.as_os_str(),
                 Some(rustix::fs::Uid::from_raw(uid)),
                 Some(rustix::fs::Gid::from_raw(gid)),
