@@ -152,6 +152,8 @@ mount -t proc proc /proc
 # console and break them (a lost "aa: enabled=Y" in CI): console printk off; the checks read
 # the audit records from dmesg instead.
 echo 1 > /proc/sys/kernel/printk
+# The firmware's terminal reset (ESC c, ESC [2J) has no newline: start on a fresh line.
+echo
 mount -t sysfs sysfs /sys
 R="reno --root /run/reno"
 # host-reno PREFIX ID: the host-side reno of a foreground exec, seen from outside.
