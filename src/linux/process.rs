@@ -258,14 +258,19 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     }
 }
 
-fn cloexec_from_proc(first: u32) -> Result<(), Errno> {
+/// The fds open now, from /proc/self/fd (the fallback where close_range is missing; the
+/// listing's own directory fd is among them and closed by the time the caller sees it).
+fn open_fds() -> Result<Vec<i32>, Errno> {
     let dir = std::fs::read_dir("/proc/self/fd")
         .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
-    let fds: Vec<i32> = dir
+    Ok(dir
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds.into_iter().filter(|&fd| fd >= first as i32) {
+        .collect())
+}
+
+fn cloexec_from_proc(first: u32) -> Result<(), Errno> {
+    for fd in open_fds()?.into_iter().filter(|&fd| fd >= first as i32) {
         // SAFETY: the fd is only borrowed for the fcntl; one that was the directory
         // iterator's and is already closed fails with EBADF, which is ignored.
         let b = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
@@ -312,13 +317,7 @@ pub fn close_from_except(first: u32, keep: &[i32]) -> Result<(), Errno> {
 }
 
 fn close_from_except_proc(first: u32, keep: &[i32]) -> Result<(), Errno> {
-    let dir = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
-    let fds: Vec<i32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds
+    for fd in open_fds()?
         .into_iter()
         .filter(|fd| u32::try_from(*fd).is_ok_and(|f| f >= first) && !keep.contains(fd))
     {
@@ -339,14 +338,25 @@ pub fn execve(
     a.push(std::ptr::null());
     let mut e: Vec<*const u8> = envp.iter().map(|s| s.as_ptr() as *const u8).collect();
     e.push(std::ptr::null());
-    // SAFETY: path, every argv/envp string and both NULL-terminated pointer arrays live
-    // until the call returns (it only returns on failure).
+    execve_ptrs(path, &a, &e)
+}
+
+/// `execve(path, argv, envp)` with NULL-terminated pointer arrays the caller built (before a
+/// fork, where nothing may allocate); returns only on failure. Every pointer must stay valid
+/// until the call returns.
+pub fn execve_ptrs(path: &std::ffi::CStr, argv: &[*const u8], envp: &[*const u8]) -> Errno {
+    if argv.last().is_none_or(|p| !p.is_null()) || envp.last().is_none_or(|p| !p.is_null()) {
+        return Errno::INVAL;
+    }
+    // SAFETY: path is NUL-terminated; argv and envp end with NULL (checked above) and, by this
+    // function's contract, point to NUL-terminated strings alive until the call returns (it
+    // only returns on failure).
     let r = unsafe {
         syscall!(
             Sysno::execve,
             path.as_ptr() as usize,
-            a.as_ptr() as usize,
-            e.as_ptr() as usize
+            argv.as_ptr() as usize,
+            envp.as_ptr() as usize
         )
     };
     match r {

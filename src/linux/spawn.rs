@@ -11,7 +11,6 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{Pid, WaitOptions, WaitStatus};
-use syscalls::{syscall, Sysno};
 
 use super::process::{exit_now, fork, Forked};
 
@@ -137,7 +136,7 @@ impl Cmd {
                 let mut errno = if ok { Errno::NOENT } else { Errno::IO };
                 let mut denied = false;
                 for c in self.candidates.iter().filter(|_| ok) {
-                    errno = execve(c, &argv, &envp);
+                    errno = super::process::execve_ptrs(c, &argv, &envp);
                     match errno {
                         Errno::NOENT | Errno::NOTDIR => continue,
                         Errno::ACCESS => denied = true,
@@ -230,26 +229,6 @@ pub fn describe(s: WaitStatus) -> String {
         (Some(c), _) => format!("exit status: {c}"),
         (None, Some(sig)) => format!("signal: {sig}"),
         _ => "unknown status".into(),
-    }
-}
-
-/// `execve(path, argv, envp)` with NULL-terminated arrays made before the fork; returns only
-/// on failure.
-fn execve(path: &CString, argv: &[*const u8], envp: &[*const u8]) -> Errno {
-    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of pointers to
-    // NUL-terminated strings that `Cmd` owns, all alive until the call returns (it only
-    // returns on failure).
-    let r = unsafe {
-        syscall!(
-            Sysno::execve,
-            path.as_ptr() as usize,
-            argv.as_ptr() as usize,
-            envp.as_ptr() as usize
-        )
-    };
-    match r {
-        Ok(_) => Errno::INVAL,
-        Err(e) => Errno::from_raw_os_error(e.into_raw()),
     }
 }
 

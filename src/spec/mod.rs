@@ -36,13 +36,6 @@ pub fn json_text(v: &serde_json::Value, pretty: bool) -> String {
     }
 }
 
-/// Read and parse `<bundle>/config.json`.
-pub fn load(bundle: &Path) -> Result<Box<Spec>> {
-    let path = bundle.join("config.json");
-    let bytes = std::fs::read(&path).ctx_path("read config", &path)?;
-    parse(&bytes).map_err(|e| e.path(&path))
-}
-
 /// Parse config.json bytes; JSON syntax errors carry serde_json's line and column, errors in
 /// the content name the field (`linux.resources.memory.limit: ...`). Through `decode`, not
 /// oci-spec's derived `Deserialize` (the size of the static binary; see decode.rs). Boxed: a
