@@ -182,6 +182,18 @@ impl RootlessBundle {
         )
     }
 
+    /// `reno_as` that must succeed; its stdout.
+    fn reno_ok(&self, u: &User, args: &[&str]) -> String {
+        let out = self.reno_as(u, args);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            args[0],
+            common::stderr(&out)
+        );
+        common::stdout(&out)
+    }
+
     fn run_as(&self, u: &User) -> (i32, String, String) {
         self.b.write_config();
         let out = self.reno_as(u, &["run", &self.b.id]);
@@ -356,10 +368,8 @@ fn rootless_lifecycle_create_exec_kill_delete() {
     rb.b.args(&["sleep", "60"]);
     rb.b.write_config();
     let id = rb.b.id.clone();
-    let out = rb.reno_as(&u, &["create", &id]);
-    assert!(out.status.success(), "create: {}", common::stderr(&out));
-    let out = rb.reno_as(&u, &["start", &id]);
-    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    rb.reno_ok(&u, &["create", &id]);
+    rb.reno_ok(&u, &["start", &id]);
     let out = rb.reno_as(&u, &["state", &id]);
     let st: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(st["status"], "running", "{}", common::stderr(&out));
@@ -509,14 +519,12 @@ fn rootless_seccomp_notify_for_exec() {
     rb.b.args(&["sleep", "60"]);
     rb.b.write_config();
     let id = rb.b.id.clone();
-    let out = rb.reno_as(&u, &["create", &id]);
-    assert!(out.status.success(), "create: {}", common::stderr(&out));
-    let out = rb.reno_as(&u, &["start", &id]);
-    assert!(out.status.success(), "start: {}", common::stderr(&out));
+    rb.reno_ok(&u, &["create", &id]);
+    rb.reno_ok(&u, &["start", &id]);
     // The exec'd process gets a listener of its own (a second connection to the agent),
     // whose first mkdir fails; then it lists its fds: only stdio (what a process
     // without --preserve-fds gets), nothing left over from the hand-over.
-    let out = rb.reno_as(
+    let out = rb.reno_ok(
         &u,
         &[
             "exec",
@@ -526,10 +534,8 @@ fn rootless_seccomp_notify_for_exec() {
             "mkdir /tmp/x; echo rc=$?; mkdir /tmp/y; echo rc=$?; ls /proc/self/fd",
         ],
     );
-    assert!(out.status.success(), "exec: {}", common::stderr(&out));
-    assert_eq!(common::stdout(&out), "rc=1\nrc=0\n0\n1\n2\n3\n");
-    let out = rb.reno_as(&u, &["kill", &id, "KILL"]);
-    assert!(out.status.success(), "kill: {}", common::stderr(&out));
+    assert_eq!(out, "rc=1\nrc=0\n0\n1\n2\n3\n");
+    rb.reno_ok(&u, &["kill", &id, "KILL"]);
     let mut states = vec![agent_seen(&rx).state, agent_seen(&rx).state];
     states.sort_by_key(|s| s["state"]["status"].as_str().map(str::to_string));
     assert_eq!(states[0]["state"]["status"], "creating", "{states:?}");
@@ -650,9 +656,8 @@ fn rootless_delegated_cgroup_gets_limits() {
     let procs = std::fs::read_to_string(deleg.dirs[0].join(&id).join("cgroup.procs"))
         .expect("the container's memory cgroup");
     assert_eq!(procs.lines().count(), 1, "the init: {procs}");
-    let out = rb.reno_as(&u, &["start", &id]);
-    assert!(out.status.success(), "start: {}", common::stderr(&out));
-    let out = rb.reno_as(
+    rb.reno_ok(&u, &["start", &id]);
+    let out = rb.reno_ok(
         &u,
         &[
             "exec",
@@ -662,16 +667,13 @@ fn rootless_delegated_cgroup_gets_limits() {
             "grep -E ':(memory|pids):' /proc/self/cgroup | cut -d: -f2-",
         ],
     );
-    assert!(out.status.success(), "exec: {}", common::stderr(&out));
-    let mut seen: Vec<String> = common::stdout(&out).lines().map(str::to_string).collect();
+    let mut seen: Vec<String> = out.lines().map(str::to_string).collect();
     seen.sort();
     assert_eq!(seen, ["memory:/", "pids:/"]);
-    let out = rb.reno_as(&u, &["ps", "--format", "json", &id]);
-    assert!(out.status.success(), "ps: {}", common::stderr(&out));
-    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps json");
+    let out = rb.reno_ok(&u, &["ps", "--format", "json", &id]);
+    let pids: Vec<i32> = serde_json::from_str(&out).expect("ps json");
     assert_eq!(pids.len(), 1, "{pids:?}");
-    let out = rb.reno_as(&u, &["delete", "--force", &id]);
-    assert!(out.status.success(), "delete: {}", common::stderr(&out));
+    rb.reno_ok(&u, &["delete", "--force", &id]);
     for d in &deleg.dirs {
         assert!(!d.join(&id).exists(), "{}/{id} left behind", d.display());
     }
