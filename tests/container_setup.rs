@@ -348,6 +348,27 @@ fn cgroup_namespace_shows_own_root() {
     assert!(out.contains("memory"), "{out}");
 }
 
+/// The init moves itself into its v1 hierarchies (writing "0" into `tasks`, see
+/// cgroups::Joining) and is cloned into the v2 one: it must be in the container's cgroup in
+/// every hierarchy the host has, before its program runs.
+#[test]
+fn init_is_in_its_cgroup_in_every_hierarchy() {
+    require_root!();
+    let mut b = Bundle::new("cgjoin");
+    let ns = b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    ns.retain(|n| n["type"] != "cgroup");
+    b.sh("cat /proc/self/cgroup");
+    let out = b.run_ok();
+    let want = format!(":/reno/{}", b.id);
+    let host = std::fs::read_to_string("/proc/self/cgroup").expect("host /proc/self/cgroup");
+    assert_eq!(out.lines().count(), host.lines().count(), "{out}");
+    for l in out.lines() {
+        assert!(l.ends_with(&want), "not in its cgroup: {l} (all: {out})");
+    }
+}
+
 #[test]
 fn pids_limit_and_memory_limit_applied() {
     require_root!();

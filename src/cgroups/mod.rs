@@ -253,19 +253,28 @@ impl Cgroup {
         }
     }
 
-    /// Move `pid` into the cgroup in every hierarchy.
-    pub fn add_process(&self, pid: i32) -> Result<()> {
-        self.add_process_but_v2(pid, false)
-    }
-
-    /// `add_process`, leaving out the v2 hierarchy when `but_v2` (a process cloned into it).
-    pub fn add_process_but_v2(&self, pid: i32, but_v2: bool) -> Result<()> {
-        for (_, dir) in self.dirs.iter().filter(|(h, _)| !(but_v2 && h.v2)) {
-            let f = dir.join("cgroup.procs");
-            crate::linux::fs::write_file(&f, pid.to_string().as_bytes())
-                .ctx_path("join cgroup", &f)?;
+    /// Open what the container's init needs to join this cgroup itself, before it is
+    /// cloned (see `Joining`).
+    pub fn prepare_join(&self) -> Joining {
+        let mut j = Joining::default();
+        for (h, dir) in &self.dirs {
+            let tasks = dir.join("tasks");
+            let opened = (!h.v2)
+                .then(|| {
+                    rustix::fs::open(
+                        &tasks,
+                        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                    .ok()
+                })
+                .flatten();
+            match opened {
+                Some(fd) => j.by_self.push(SelfJoin { path: tasks, fd }),
+                None => j.by_pid.push((h.v2, dir.join("cgroup.procs"))),
+            }
         }
-        Ok(())
+        j
     }
 
     /// The cgroup's directory in the v2 hierarchy, if the host has one.
@@ -430,4 +439,52 @@ pub fn apply_config(cg: &Cgroup, linux: Option<&oci_spec::runtime::Linux>) -> Re
     let empty = oci_spec::runtime::LinuxResources::default();
     let r = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&empty);
     cg.apply_with_devices(r, &nodes)
+}
+
+/// How a new process gets into its cgroup: each v1 hierarchy's `tasks` file, opened by
+/// the parent (the kernel checks the opener's credentials), into which the process
+/// writes "0" itself (`join_self`); the parent writes its pid into the others (`add_rest`):
+/// the v2 directory, unless the process was cloned into it, and any `tasks` file that
+/// would not open (a delegation that chowned only cgroup.procs).
+///
+/// Why not write its pid to cgroup.procs like everyone else: that takes the kernel's
+/// global threadgroup lock for writing, a per-cpu rwsem whose writer waits for an RCU
+/// grace period, 5-20 ms on an idle machine (11 ms of a 33 ms cold `run` here). A
+/// thread moving only itself needs no such lock: 0.06 ms for all eight hierarchies.
+#[derive(Debug, Default)]
+pub struct Joining {
+    pub by_self: Vec<SelfJoin>,
+    /// (is v2, cgroup.procs).
+    by_pid: Vec<(bool, PathBuf)>,
+}
+
+/// A v1 `tasks` file opened for a process to move itself into.
+#[derive(Debug)]
+pub struct SelfJoin {
+    pub path: PathBuf,
+    pub fd: rustix::fd::OwnedFd,
+}
+
+impl Joining {
+    /// The parent's half: write `pid` where the process can't join by itself.
+    pub fn add_rest(&self, pid: i32, cloned_into_v2: bool) -> Result<()> {
+        for (_, f) in self
+            .by_pid
+            .iter()
+            .filter(|(v2, _)| !(*v2 && cloned_into_v2))
+        {
+            crate::linux::fs::write_file(f, pid.to_string().as_bytes())
+                .ctx_path("join cgroup", f)?;
+        }
+        Ok(())
+    }
+}
+
+/// The process's half: move the calling thread into each file's cgroup. Call it from a
+/// single-threaded process: only the caller moves (which, then, is the whole process).
+pub fn join_self(files: Vec<SelfJoin>) -> Result<()> {
+    for f in files {
+        rustix::io::write(&f.fd, b"0").ctx_path("join cgroup", &f.path)?;
+    }
+    Ok(())
 }

@@ -199,7 +199,8 @@ pub fn create_container(
     let idmapped = super::idmap::prepare(&spec, &bundle, new_userns)?;
     let console = super::terminal::connect_socket(&spec, o.console_socket.as_deref())?;
     let (mut parent_ch, child_ch) = channel::pair()?;
-    let ctx = InitCtx {
+    let mut joining = cg.as_ref().map(Cgroup::prepare_join).unwrap_or_default();
+    let mut ctx = InitCtx {
         spec: &spec,
         bundle: &bundle,
         rootfs: &rootfs,
@@ -218,6 +219,7 @@ pub fn create_container(
         console,
         idmapped: &idmapped,
         root_parent: rustix::process::geteuid().is_root(),
+        cgroup_join: std::mem::take(&mut joining.by_self),
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;
@@ -239,13 +241,16 @@ pub fn create_container(
     entered.leave()?;
     undo.child = Some(pid);
     drop(child_ch);
+    // Our copies: the init has its own.
+    drop(std::mem::take(&mut ctx.cgroup_join));
     let raw_pid = pid.as_raw_nonzero().get();
 
     if new_userns {
         super::userns::write_id_maps(raw_pid, &spec, g.rootless)?;
     }
     if let Some(cg) = &cg {
-        cg.add_process_but_v2(raw_pid, in_v2)?;
+        // The init joins its v1 hierarchies itself (first thing, see `Joining`).
+        joining.add_rest(raw_pid, in_v2)?;
         if g.rootless {
             // A delegated cgroup: limits yes, device rules no (they need privileges; runc
             // ignores them too).

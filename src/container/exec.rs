@@ -23,7 +23,7 @@ use super::create::write_pid_file;
 use super::init;
 use super::terminal;
 use super::Globals;
-use crate::cgroups::Cgroup;
+use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Error, Kind, Result};
 use crate::linux::{self, process::Forked, pty, signal};
 use crate::spec::{self, Process, Spec};
@@ -181,7 +181,14 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         && !rustix::process::geteuid().is_root()
         && joins.iter().any(|j| j.0 == "user");
     let (mut parent_ch, child_ch) = channel::pair()?;
+    // Where its directories exist: a rootless container's delegated hierarchies.
+    let mut joining = if saved.cgroup.is_empty() {
+        cgroups::Joining::default()
+    } else {
+        Cgroup::open_existing(&saved.cgroup).prepare_join()
+    };
     let child = Child {
+        cgroup_join: std::mem::take(&mut joining.by_self),
         userns_joined: via_userns,
         process: &process,
         spec: &spec,
@@ -211,16 +218,18 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         }
     };
     drop(child_ch);
-    let Child { console, .. } = child;
-    drop(console);
+    let Child {
+        console,
+        cgroup_join,
+        ..
+    } = child;
+    drop((console, cgroup_join));
     drop(lock);
     let raw = child_pid.as_raw_nonzero().get();
 
     let started = (|| -> Result<()> {
-        if !saved.cgroup.is_empty() {
-            // Where its directories exist: a rootless container's delegated hierarchies.
-            Cgroup::open_existing(&saved.cgroup).add_process(raw)?;
-        }
+        // The process joins its v1 hierarchies itself (see `Joining`).
+        joining.add_rest(raw, false)?;
         parent_ch.send(&Msg::Continue)?;
         // EOF: the process reached execve (the channel is close-on-exec).
         super::notify::wait_serving(
@@ -453,6 +462,8 @@ struct Child<'a> {
     seccomp: Option<&'a crate::seccomp::Program>,
     /// We are not root: the listener hand-over needs this process dumpable for a moment.
     unprivileged_parent: bool,
+    /// The v1 cgroup `tasks` files this process moves itself into, first thing.
+    cgroup_join: Vec<cgroups::SelfJoin>,
 }
 
 impl Child<'_> {
@@ -467,7 +478,8 @@ impl Child<'_> {
             ));
             linux::process::exit_now(1)
         }
-        let e = match self.setup_and_exec(&mut ch) {
+        let joined = cgroups::join_self(std::mem::take(&mut self.cgroup_join));
+        let e = match joined.and_then(|()| self.setup_and_exec(&mut ch)) {
             Ok(never) => match never {},
             Err(e) => e,
         };

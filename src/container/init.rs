@@ -53,10 +53,12 @@ pub struct InitCtx<'a> {
     /// The parent is real root (decided before the clone: in a new user namespace our own
     /// euid reads 0 as soon as the parent has written uid_map, a race with our first check).
     pub root_parent: bool,
+    /// The v1 cgroup `tasks` files the init moves itself into, first thing.
+    pub cgroup_join: Vec<crate::cgroups::SelfJoin>,
 }
 
 /// Never returns: execs the container's program or exits.
-pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
+pub fn run(mut ctx: InitCtx, mut ch: Channel) -> ! {
     // Root parent: be non-dumpable from the start (the parent's /proc/<pid> writes work
     // as root anyway); a container sharing our pid namespace sees us from the clone on.
     // An unprivileged parent needs us dumpable until it has written the id maps (below).
@@ -72,7 +74,8 @@ pub fn run(ctx: InitCtx, mut ch: Channel) -> ! {
     }
     // A parent killed mid-create must not leave us waiting on a pipe forever: EOF on the
     // channel ends us (recv returns None); SIGPIPE on write is ignored via the error path.
-    let ready = match setup(&ctx, &mut ch) {
+    let joined = crate::cgroups::join_self(std::mem::take(&mut ctx.cgroup_join));
+    let ready = match joined.and_then(|()| setup(&ctx, &mut ch)) {
         Ok(r) => r,
         Err(e) => {
             let _ = ch.send(&Msg::Failed(e.to_string()));
