@@ -155,13 +155,8 @@ pub fn create_container(
         child: None,
     };
     let lock = state::lock(&dir)?;
-    let copy = dir.join(state::CONFIG_COPY);
-    std::fs::write(&copy, &config_bytes).ctx_path("copy config", &copy)?;
+    // Made once the init is under way (below): it needs the fifo only after `go`.
     let fifo = dir.join(state::FIFO);
-    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o622))
-        .ctx_path("create exec fifo", &fifo)?;
-    // Writable by the container's user, whoever that is (mkfifo applied our umask).
-    rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).ctx_path("chmod exec fifo", &fifo)?;
 
     let cg_path = cgroups::container_path(linux_cfg.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let cg = super::userns::create_cgroup(&cg_path, g.rootless, linux_cfg)?;
@@ -266,6 +261,14 @@ pub fn create_container(
         linux::fs::write_file(&f, adj.to_string().as_bytes()).ctx_path("set oom_score_adj", &f)?;
     }
     send_or_why(&mut parent_ch, &Msg::Continue)?;
+    // While the init mounts: these writes (to disk where the state root is not a tmpfs)
+    // cost it nothing.
+    let copy = dir.join(state::CONFIG_COPY);
+    std::fs::write(&copy, &config_bytes).ctx_path("copy config", &copy)?;
+    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o622))
+        .ctx_path("create exec fifo", &fifo)?;
+    // Writable by the container's user, whoever that is (mkfifo applied our umask).
+    rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).ctx_path("chmod exec fifo", &fifo)?;
     // Without prestart/createRuntime hooks nothing happens between the init's mounts and
     // its `go`: send `go` now, so the init never stops for that round trip (one wake-up of
     // each side less on a busy machine). The state it carries does not depend on the mounts.
