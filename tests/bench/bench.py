@@ -484,6 +484,8 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--many", type=int, default=50, help="containers in the run -d burst")
     ap.add_argument("--many-reps", type=int, default=3)
+    ap.add_argument("--idle", type=float, default=0.3,
+                    help="seconds of idle before each `run cold` sample (default 0.3)")
     ap.add_argument("--work", default="/run/reno-bench")
     ap.add_argument("--disk-state", action="store_true",
                     help="keep state dirs, bundles and rootfs on --work's own filesystem instead "
@@ -752,10 +754,16 @@ class Bench:
 
     # ---- measurements: each takes `keep` (False during warm-up) and records when it is set
 
-    def m_run(self, rt, kind, keep):
+    def m_run(self, rt, kind, keep, idle=False):
+        """`run` of `kind`'s bundle; with `idle`, after a.idle s of sleep (not timed): recorded
+        as `run cold`, a start on a quiet machine, which pays what back-to-back runs share
+        (RCU grace periods, mostly)."""
         cid = self.new_id(kind[0])
         b = self.bundle(kind, cid)
         self.enter(rt.ns_fd)
+        if idle:
+            time.sleep(self.a.idle)
+            kind = "cold"
         cpu0 = children_cpu_ms()
         try:
             v = self.runner.time(rt.run(cid, b))
@@ -847,8 +855,10 @@ class Bench:
         if keep:
             self.record(rt.label, "exec", v)
 
-    def m_floor(self, args, metric, keep):
+    def m_floor(self, args, metric, keep, idle=False):
         self.enter(self.masked_fd)
+        if idle:
+            time.sleep(self.a.idle)
         cpu0 = children_cpu_ms()
         v = self.runner.time([self.a.floor, self.rootfs, *args])
         cpu = children_cpu_ms() - cpu0
@@ -914,6 +924,8 @@ class Bench:
             groups[f"run {kind}"] += [(rt.label, f"run {kind}", P(self.m_run, rt, kind)) for rt in self.rts]
             groups[f"cycle {kind}"] = [(rt.label, f"cycle {kind}", P(self.m_cycle, rt, kind))
                                        for rt in self.rts]
+        groups["run cold"] = [("floor", "run cold", P(self.m_floor, ["--proc-cgroups"], "run cold", idle=True))]
+        groups["run cold"] += [(rt.label, "run cold", P(self.m_run, rt, "base", idle=True)) for rt in self.rts]
         groups["rss"] = [("floor", "rss", self.m_floor_rss)]
         groups["rss"] += [(rt.label, "rss", P(self.m_rss, rt)) for rt in self.rts]
         groups["pss"] = [("floor", "pss", self.m_floor_pss)]
@@ -1038,6 +1050,8 @@ ROWS = [
     ("start base", "  `start`", "ms", "run base"),
     ("delete base", "  `delete`", "ms", "run base"),
     ("c+s+d base", "  create+start+delete", "ms", "run base"),
+    ("run cold", "`run` /bin/true after an idle pause (one start on a quiet machine)", "ms", "run cold"),
+    ("cpu cold", "  CPU time of all its processes (user+sys)", "ms", "cpu cold"),
     ("run cgroup", "`run` + memory & pids limits", "ms", "run cgroup"),
     ("cpu cgroup", "  CPU time of all its processes (user+sys)", "ms", "cpu cgroup"),
     ("create cgroup", "  `create`", "ms", "run cgroup"),
@@ -1087,8 +1101,10 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
                + (" (QUICK mode: smoke test, figures not meaningful)" if a.quick else ""))
     out.append("")
     out.append("Cell: **median** [min] ×fastest peer's median · ×floor's median. "
-               "Times in ms unless the row says s; `floor` column, cgroup rows: the floor with "
-               "/proc mount + create/join/remove 8 v1 cgroups.")
+               "Times in ms unless the row says s; `floor` column, cgroup and cold rows: the floor with "
+               "/proc mount + create/join/remove 8 v1 cgroups. Cold rows: each sample after "
+               f"{a.idle:g} s of idle, as one start on a quiet machine sees it (back to back, "
+               "runs share the kernel's RCU grace periods).")
     out.append("")
     out.append("| measurement | " + " | ".join(cols) + " |")
     out.append("|---|" + "---|" * len(cols))
