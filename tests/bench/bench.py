@@ -484,6 +484,8 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--many", type=int, default=50, help="containers in the run -d burst")
     ap.add_argument("--many-reps", type=int, default=3)
+    ap.add_argument("--no-reno-ro", action="store_true",
+                    help="leave out the reno@ro column (reno's binary on a read-only mount)")
     ap.add_argument("--idle", type=float, default=0.3,
                     help="seconds of idle before each `run cold` sample (default 0.3)")
     ap.add_argument("--work", default="/run/reno-bench")
@@ -540,6 +542,18 @@ class Bench:
             subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=512m", "reno-bench", work],
                            check=True)
         os.makedirs(os.path.join(work, "xdg"), exist_ok=True)
+        self.reno_ro = None
+        if a.reno and os.access(a.reno, os.X_OK) and not a.no_reno_ro:
+            # reno as on a device's read-only root: before the masked namespace, which copies it.
+            ro = os.path.join(work, "ro-bin", "reno")
+            os.makedirs(os.path.dirname(ro))
+            open(ro, "w").close()
+            ok = subprocess.run(["mount", "--bind", a.reno, ro]).returncode == 0 and \
+                subprocess.run(["mount", "-o", "remount,bind,ro", ro]).returncode == 0
+            if ok:
+                self.reno_ro = ro
+            else:
+                self.skips.append("SKIP reno@ro: could not make a read-only bind of the reno binary")
         cleanup_cgroups()
         set_subreaper()
         self.runner = Runner(work)
@@ -564,6 +578,12 @@ class Bench:
             self.notes.append(f"No {UNIFIED_CONTROLLERS} (not the hybrid layout): everything runs "
                               "on the host as it is; `reno@host` is the same as `reno`.")
         self.rts = self.find_runtimes()
+        if any(rt.label == "reno@ro" for rt in self.rts):
+            self.notes.append(
+                "`reno@ro` is the same binary on a read-only mount, as on a device's read-only "
+                "root: its /proc/self/exe can't be written already, so it skips the CVE-2019-5736 "
+                "re-exec through a private read-only overlayfs that `reno` (on a writable disk, "
+                "like the peers) pays for.")
         reno = next((rt.binary for rt in self.rts if rt.kind == "reno"), None)
         if reno:
             import hashlib
@@ -594,6 +614,8 @@ class Bench:
                for n in ["crun", "runc", "youki", "reno"] if n in found and (not only or n in only)]
         if "reno" in found and (not only or "reno" in only or "reno@host" in only):
             rts.append(Runtime("reno@host", found["reno"], self.work, self.host_fd, "reno"))
+        if "reno" in found and self.reno_ro and (not only or "reno@ro" in only):
+            rts.append(Runtime("reno@ro", self.reno_ro, self.work, self.masked_fd, "reno"))
         if "reno" in found and a.reno_disk_state:
             subprocess.run(["rm", "-rf", DISK_STATE], check=True)
             rts.append(Runtime("reno@disk", found["reno"], self.work, self.masked_fd, "reno",
@@ -635,6 +657,8 @@ class Bench:
             self.masked_proc.wait()
         reap_all()
         cleanup_cgroups()
+        if self.reno_ro:
+            subprocess.run(["umount", "-l", self.reno_ro], check=False)
         if not self.a.disk_state:
             subprocess.run(["umount", "-l", self.work], check=False)
         subprocess.run(["rm", "-rf", DISK_STATE], check=False)
@@ -986,7 +1010,7 @@ class Bench:
         fsz, fkind, _ = elf_info(self.a.floor)
         sizes["floor"] = (fsz, f"{fkind} musl, stripped")
         for rt in self.rts:
-            if rt.label in ("reno@host", "reno@disk"):
+            if rt.label in ("reno@host", "reno@disk", "reno@ro"):
                 continue
             if rt.kind == "reno":
                 tmp = os.path.join(self.work, "reno.stripped")
