@@ -732,6 +732,42 @@ fn device_cgroup_denies_unlisted_devices() {
     }
 }
 
+/// The container's cgroup, mounted read-only as `reno spec` asks (/sys/fs/cgroup `ro`):
+/// container root must not raise its own limits through it, with or without a cgroup
+/// namespace. (Before: on v1 each hierarchy was a bind or a cgroup mount without `ro`, so
+/// `echo max > /sys/fs/cgroup/pids/pids.max` lifted the limit.)
+#[test]
+fn cgroup_limits_not_writable_from_inside() {
+    let _attack = require!();
+    for cgroupns in [false, true] {
+        let mut b = Bundle::new(&format!("cglimits-{cgroupns}"));
+        b.config["linux"]["resources"] =
+            json!({"pids": {"limit": 17}, "memory": {"limit": 67108864}});
+        let ns = b.config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces");
+        ns.retain(|n| n["type"] != "cgroup");
+        if cgroupns {
+            ns.push(json!({"type": "cgroup"}));
+        }
+        b.sh(
+            "for f in /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max \
+                      /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do \
+                [ -e $f ] || continue; \
+                if (echo max > $f) 2>/dev/null; then echo \"$f WRITTEN\"; else echo \"$f denied\"; fi; \
+             done; \
+             echo rw-mounts=$(grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ /sys/fs/cgroup[^ ]* rw' \
+                /proc/self/mountinfo | wc -l)",
+        );
+        let out = b.run_ok();
+        eprintln!("cgroup_limits (cgroupns {cgroupns}):\n{out}");
+        assert!(!out.contains("WRITTEN"), "{out}");
+        assert!(out.contains("pids.max denied"), "{out}");
+        assert!(out.contains("rw-mounts=0"), "{out}");
+        b.assert_no_leftovers();
+    }
+}
+
 /// Capabilities exactly as configured (all five sets, for root and for a user with
 /// ambient caps), and no_new_privs: a setuid-root binary in the image gains nothing with
 /// noNewPrivileges, while without it (the control) it does become root.

@@ -279,15 +279,7 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
     let tmpfs = open_in_root(&ctx.root.fd, dest, OFlags::DIRECTORY | OFlags::RDONLY)
         .ctx("open cgroup tmpfs")?;
     for h in &hier {
-        let name = if h.v2 {
-            "unified".to_string()
-        } else {
-            h.controllers
-                .iter()
-                .map(|c| c.trim_start_matches("name="))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let name = mount_point_name(h);
         let sub = dest.join(&name);
         match rustix::fs::mkdirat(&tmpfs, name.as_str(), Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
@@ -327,18 +319,65 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
             }
         }
     }
-    if opts.flags & m::MS_RDONLY != 0 {
-        let t = open_in_root(&ctx.root.fd, dest, OFlags::PATH).ctx("reopen cgroup tmpfs")?;
-        m::mount(
-            "",
-            &fd_path(&t),
-            "",
-            flags | m::MS_REMOUNT | m::MS_RDONLY,
-            None,
-        )
-        .ctx("remount cgroup tmpfs ro")?;
+    seal_cgroup_tree(&tmpfs, dest, opts.flags, &hier)
+}
+
+/// Give the tmpfs and every hierarchy under it the config's ro/nosuid/nodev/noexec: a bind
+/// ignores them, and a hierarchy left writable lets the container's root raise its own
+/// limits (pids.max, memory.limit_in_bytes). One recursive mount_setattr (Linux ≥ 5.12);
+/// on older kernels a remount of each.
+fn seal_cgroup_tree(
+    tmpfs: &OwnedFd,
+    dest: &Path,
+    flags: u64,
+    hier: &[cgroups::Hierarchy],
+) -> Result<()> {
+    let pairs = [
+        (m::MS_RDONLY, m::MOUNT_ATTR_RDONLY),
+        (m::MS_NOSUID, m::MOUNT_ATTR_NOSUID),
+        (m::MS_NODEV, m::MOUNT_ATTR_NODEV),
+        (m::MS_NOEXEC, m::MOUNT_ATTR_NOEXEC),
+    ];
+    let set = pairs
+        .iter()
+        .filter(|(ms, _)| flags & ms != 0)
+        .fold(0, |acc, (_, attr)| acc | attr);
+    if set == 0 {
+        return Ok(());
     }
-    Ok(())
+    match m::mount_setattr(tmpfs, true, set, 0) {
+        Ok(()) => return Ok(()),
+        Err(Errno::NOSYS) => {}
+        Err(e) => return Err(Error::sys("make the cgroup mounts read-only", e).path(dest)),
+    }
+    let per_mount = flags & (m::MS_RDONLY | m::MS_NOSUID | m::MS_NODEV | m::MS_NOEXEC);
+    for name in hier.iter().map(mount_point_name) {
+        // Opened after the mount, so the fd is the hierarchy's mount, not the tmpfs under it.
+        let t = rustix::fs::openat(
+            tmpfs,
+            name.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx_path("reopen cgroup hierarchy", dest.join(&name))?;
+        m::remount_bind(&fd_path(&t), per_mount)
+            .ctx_path("remount cgroup hierarchy", dest.join(&name))?;
+    }
+    m::mount("", &fd_path(tmpfs), "", flags | m::MS_REMOUNT, None).ctx("remount cgroup tmpfs")
+}
+
+/// The directory a hierarchy is mounted on under /sys/fs/cgroup: `unified` for v2, else its
+/// controllers (`cpu,cpuacct`, `systemd` for name=systemd).
+fn mount_point_name(h: &cgroups::Hierarchy) -> String {
+    if h.v2 {
+        "unified".to_string()
+    } else {
+        h.controllers
+            .iter()
+            .map(|c| c.trim_start_matches("name="))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 /// Does the config mount something over /dev itself by bind (then reno leaves /dev alone)?
