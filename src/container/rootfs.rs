@@ -263,10 +263,12 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
             let src = h.mount_point.join(rel);
             m::mount(&src.to_string_lossy(), &fd_path(&t), "", m::MS_BIND, None)
                 .ctx_path("bind cgroup", &src)?;
-            if opts.flags & m::MS_RDONLY != 0 {
+            // A bind takes none of the config's flags: remount with them.
+            let per_mount = opts.flags & (m::MS_RDONLY | m::MS_NOSUID | m::MS_NODEV | m::MS_NOEXEC);
+            if per_mount != 0 {
                 let t =
                     open_in_root(&ctx.root.fd, dest, OFlags::PATH).ctx("reopen cgroup mount")?;
-                m::remount_bind(&fd_path(&t), flags | m::MS_RDONLY).ctx("remount cgroup ro")?;
+                m::remount_bind(&fd_path(&t), flags | per_mount).ctx("remount cgroup")?;
             }
         }
         return Ok(());
