@@ -218,12 +218,14 @@ pub fn create_container(
     };
 
     let entered = ChildNamespaces::enter(&for_children, time_offsets.as_deref())?;
-    let (cloned, in_v2) = clone_init(clone_flags, cg.as_ref());
+    let (cloned, in_v2) = clone_init(clone_flags, joining.v2_dir.as_ref());
     let pid = match cloned {
         Ok(Forked::Child) => {
-            // Our copy of the lock fd would hold the flock until exec, blocking `start`.
+            // Our copy of the lock fd would hold the flock until exec, blocking `start`;
+            // the cgroup directory is the host's, nothing for the container to find.
             drop(lock);
             drop(parent_ch);
+            drop(joining);
             init::run(ctx, child_ch)
         }
         Ok(Forked::Parent(pid)) => pid,
@@ -342,22 +344,15 @@ pub fn create_container(
     })
 }
 
-/// Clone the init straight into the container's cgroup v2 directory when there is one
+/// Clone straight into the container's cgroup v2 directory `v2` when there is one
 /// (CLONE_INTO_CGROUP): no write to cgroup.procs and no migration afterwards. Where that is
 /// refused (kernels before 5.7, a seccomp profile without clone3, a cgroup that can't take
 /// processes) a plain clone, whose error, if any, is the one reported. The flag says
-/// whether the init is in the v2 cgroup already.
-fn clone_init(flags: u64, cg: Option<&Cgroup>) -> (rustix::io::Result<Forked>, bool) {
-    if let Some(dir) = cg.and_then(Cgroup::v2_dir) {
-        let fd = rustix::fs::open(
-            dir,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        );
-        if let Ok(fd) = fd {
-            if let Ok(f) = linux::process::clone_into_cgroup(flags, &fd) {
-                return (Ok(f), true);
-            }
+/// whether the child is in the v2 cgroup already.
+pub(super) fn clone_init(flags: u64, v2: Option<&OwnedFd>) -> (rustix::io::Result<Forked>, bool) {
+    if let Some(fd) = v2 {
+        if let Ok(f) = linux::process::clone_into_cgroup(flags, fd) {
+            return (Ok(f), true);
         }
     }
     (linux::process::clone_process(flags), false)

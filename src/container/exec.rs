@@ -201,14 +201,20 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         unprivileged_parent: !rustix::process::geteuid().is_root(),
     };
     let forked = match (&pidns, child.joins.iter().find(|j| j.0 == "user")) {
-        (Some(pidns), Some(user)) if via_userns => fork_via_userns(&user.2, pidns),
-        _ => fork_in_pidns(pidns.as_ref()),
+        (Some(pidns), Some(user)) if via_userns => {
+            fork_via_userns(&user.2, pidns).map(|f| (f, false))
+        }
+        _ => fork_in_pidns(pidns.as_ref(), joining.v2_dir.as_ref()),
+    };
+    let (forked, in_v2) = match forked {
+        Ok((f, in_v2)) => (Ok(f), in_v2),
+        Err(e) => (Err(e), false),
     };
     let child_pid = match forked {
         Ok(Forked::Child) => {
             // Nothing of the host's that the process doesn't need stays open in it (the
-            // lock's flock is ours, the parent's copy keeps it).
-            drop((lock, pidns, console_rx, parent_ch));
+            // lock's flock is ours, the parent's copy keeps it; the cgroup directory).
+            drop((lock, pidns, console_rx, parent_ch, joining));
             child.run(child_ch)
         }
         Ok(Forked::Parent(p)) => p,
@@ -229,7 +235,7 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
 
     let started = (|| -> Result<()> {
         // The process joins its v1 hierarchies itself (see `Joining`).
-        joining.add_rest(raw, false)?;
+        joining.add_rest(raw, in_v2)?;
         parent_ch.send(&Msg::Continue)?;
         // EOF: the process reached execve (the channel is close-on-exec).
         super::notify::wait_serving(
@@ -356,7 +362,10 @@ fn open_ro(p: &Path) -> std::result::Result<OwnedFd, rustix::io::Errno> {
 /// Fork with our pid namespace for children switched to `pidns` (if any), then switch back
 /// (in the parent): setns(CLONE_NEWPID) only affects children, so the child lands in the
 /// container's.
-fn fork_in_pidns(pidns: Option<&OwnedFd>) -> Result<Forked> {
+/// Fork, in the container's pid namespace when there is one, and straight into its cgroup
+/// v2 directory `v2` when there is one (see `create::clone_init`). The flag says whether
+/// the child is in that v2 cgroup already.
+fn fork_in_pidns(pidns: Option<&OwnedFd>, v2: Option<&OwnedFd>) -> Result<(Forked, bool)> {
     let own = match pidns {
         Some(fd) => {
             let own = open_ro(Path::new("/proc/self/ns/pid")).ctx("open own pid namespace")?;
@@ -366,9 +375,9 @@ fn fork_in_pidns(pidns: Option<&OwnedFd>) -> Result<Forked> {
         }
         None => None,
     };
-    let r = linux::process::fork();
+    let (r, in_v2) = super::create::clone_init(0, v2);
     if let Ok(Forked::Child) = r {
-        return Ok(Forked::Child);
+        return Ok((Forked::Child, in_v2));
     }
     if let Some(own) = own {
         linux::process::setns(&own, linux::process::CLONE_NEWPID)
@@ -378,7 +387,7 @@ fn fork_in_pidns(pidns: Option<&OwnedFd>) -> Result<Forked> {
         // ENOMEM: the pid namespace has no init any more.
         Err(rustix::io::Errno::NOMEM) if pidns.is_some() => Err(stopped()),
         Err(e) => Err(Error::sys("fork exec process", e)),
-        Ok(f) => Ok(f),
+        Ok(f) => Ok((f, in_v2)),
     }
 }
 
