@@ -868,16 +868,20 @@ class Bench:
         if keep:
             self.record_pss("floor", v)
 
-    def m_exec(self, rt, keep):
+    def m_exec(self, rt, keep, idle=False):
+        """`exec` /bin/true into the runtime's running container; with `idle`, after a.idle s
+        of sleep (not timed), recorded as `exec cold`."""
         self.enter(rt.ns_fd)
         if rt.label not in self.exec_ids:
             cid = self.new_id("x")
             self.runner.time(rt.run(cid, self.bundle("sleep", cid), detach=True))
             self.exec_ids[rt.label] = cid
+        if idle:
+            time.sleep(self.a.idle)
         v = self.runner.time(rt.exec(self.exec_ids[rt.label], ["/bin/true"]))
         reap_all()
         if keep:
-            self.record(rt.label, "exec", v)
+            self.record(rt.label, "exec cold" if idle else "exec", v)
 
     def m_floor(self, args, metric, keep, idle=False):
         self.enter(self.masked_fd)
@@ -955,6 +959,7 @@ class Bench:
         groups["pss"] = [("floor", "pss", self.m_floor_pss)]
         groups["pss"] += [(rt.label, "pss", P(self.m_pss, rt)) for rt in self.rts]
         groups["exec"] = [(rt.label, "exec", P(self.m_exec, rt)) for rt in self.rts]
+        groups["exec cold"] = [(rt.label, "exec cold", P(self.m_exec, rt, idle=True)) for rt in self.rts]
         total = a.warmup + a.reps
         for rep in range(total):
             keep = rep >= a.warmup
@@ -1087,6 +1092,7 @@ ROWS = [
     ("start seccomp", "  `start`", "ms", "run base"),
     ("delete seccomp", "  `delete`", "ms", "run base"),
     ("exec", "`exec` /bin/true into a running container", "ms", "run base"),
+    ("exec cold", "  the same after an idle pause", "ms", "run cold"),
     ("uniq create", "peak RSS of the whole runtime tree during `create`, each page once (distinct pages, pagemap)", "MiB", "uniq create"),
     ("pss create", "  the same as Σ PSS (pages shared with processes outside the tree count a share only)", "MiB", "pss create"),
     ("rss now create", "  Σ RSS of its processes at that moment (shared pages once per process)", "MiB", "rss now create"),
