@@ -287,11 +287,6 @@ impl Cgroup {
         j
     }
 
-    /// The cgroup's directory in the v2 hierarchy, if the host has one.
-    pub fn v2_dir(&self) -> Option<&Path> {
-        self.v2().map(|(_, d)| d.as_path())
-    }
-
     /// Freeze (`true`) or thaw every process: v1 freezer.state, or v2 cgroup.freeze.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
         for (h, dir) in &self.dirs {

@@ -206,18 +206,14 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
         }
         _ => fork_in_pidns(pidns.as_ref(), joining.v2_dir.as_ref()),
     };
-    let (forked, in_v2) = match forked {
-        Ok((f, in_v2)) => (Ok(f), in_v2),
-        Err(e) => (Err(e), false),
-    };
-    let child_pid = match forked {
-        Ok(Forked::Child) => {
+    let (child_pid, in_v2) = match forked {
+        Ok((Forked::Child, _)) => {
             // Nothing of the host's that the process doesn't need stays open in it (the
             // lock's flock is ours, the parent's copy keeps it; the cgroup directory).
             drop((lock, pidns, console_rx, parent_ch, joining));
             child.run(child_ch)
         }
-        Ok(Forked::Parent(p)) => p,
+        Ok((Forked::Parent(p), in_v2)) => (p, in_v2),
         Err(e) => {
             restore_mask();
             return Err(e);

@@ -264,7 +264,7 @@ fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> 
             m::mount(&src.to_string_lossy(), &fd_path(&t), "", m::MS_BIND, None)
                 .ctx_path("bind cgroup", &src)?;
             // A bind takes none of the config's flags: remount with them.
-            let per_mount = opts.flags & (m::MS_RDONLY | m::MS_NOSUID | m::MS_NODEV | m::MS_NOEXEC);
+            let per_mount = opts.flags & m::MS_PER_MOUNT;
             if per_mount != 0 {
                 let t =
                     open_in_root(&ctx.root.fd, dest, OFlags::PATH).ctx("reopen cgroup mount")?;
@@ -334,16 +334,7 @@ fn seal_cgroup_tree(
     flags: u64,
     hier: &[cgroups::Hierarchy],
 ) -> Result<()> {
-    let pairs = [
-        (m::MS_RDONLY, m::MOUNT_ATTR_RDONLY),
-        (m::MS_NOSUID, m::MOUNT_ATTR_NOSUID),
-        (m::MS_NODEV, m::MOUNT_ATTR_NODEV),
-        (m::MS_NOEXEC, m::MOUNT_ATTR_NOEXEC),
-    ];
-    let set = pairs
-        .iter()
-        .filter(|(ms, _)| flags & ms != 0)
-        .fold(0, |acc, (_, attr)| acc | attr);
+    let set = m::per_mount_attrs(flags);
     if set == 0 {
         return Ok(());
     }
@@ -352,7 +343,7 @@ fn seal_cgroup_tree(
         Err(Errno::NOSYS) => {}
         Err(e) => return Err(Error::sys("make the cgroup mounts read-only", e).path(dest)),
     }
-    let per_mount = flags & (m::MS_RDONLY | m::MS_NOSUID | m::MS_NODEV | m::MS_NOEXEC);
+    let per_mount = flags & m::MS_PER_MOUNT;
     for name in hier.iter().map(mount_point_name) {
         // Opened after the mount, so the fd is the hierarchy's mount, not the tmpfs under it.
         let t = rustix::fs::openat(

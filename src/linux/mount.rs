@@ -195,13 +195,30 @@ pub fn set_propagation(target: &Path, flags: u64) -> Result<(), Errno> {
     mount("", target, "", flags, None)
 }
 
+/// The flags that belong to a mount rather than to its filesystem: what a bind does not
+/// take from its options and a user namespace can lock.
+pub const MS_PER_MOUNT: u64 = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+/// The MOUNT_ATTR_* (mount_setattr) form of the MS_PER_MOUNT flags in `flags`.
+pub fn per_mount_attrs(flags: u64) -> u64 {
+    [
+        (MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (MS_NODEV, MOUNT_ATTR_NODEV),
+        (MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+    ]
+    .iter()
+    .filter(|(ms, _)| flags & ms != 0)
+    .fold(0, |acc, (_, attr)| acc | attr)
+}
+
 /// Remount a bind mount with `flags` (MS_BIND|MS_REMOUNT added). Where the kernel refuses
 /// (EPERM: flags locked by a user namespace), retry keeping the source's locked flags.
 pub fn remount_bind(target: &Path, flags: u64) -> Result<(), Errno> {
     match mount("", target, "", flags | MS_BIND | MS_REMOUNT, None) {
         Err(Errno::PERM) => {
             let st = rustix::fs::statvfs(target)?;
-            let locked = st.f_flag.bits() & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+            let locked = st.f_flag.bits() & MS_PER_MOUNT;
             mount("", target, "", flags | locked | MS_BIND | MS_REMOUNT, None)
         }
         r => r,
