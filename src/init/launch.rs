@@ -99,15 +99,27 @@ fn kept_fds() -> Vec<i32> {
     KEPT.lock().map(|k| k.clone()).unwrap_or_default()
 }
 
-/// `reno.probe=PATH` on the kernel command line: fork + exec `PATH reno-probe` (no
-/// namespaces, no runtime) and time it from the fork to its first line of output, the floor a
-/// container's start-up is compared with. Returns the seconds and that line.
-pub fn probe(path: &Path) -> Result<(f64, String)> {
+/// `reno.probe=PATH[,ARG...]` on the kernel command line: fork + exec `PATH ARG...`
+/// (`PATH reno-probe` without arguments; no namespaces, no runtime) and time it from the
+/// fork to its first line of output. A bare program is the floor a container's start-up is
+/// compared with; tests/bench/floor.c, which makes a container itself, is the kernel's
+/// share of one. Returns the seconds and that line.
+pub fn probe(argv: &[&str]) -> Result<(f64, String)> {
     use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| crate::error::Error::invalid("reno.probe", "path contains NUL"))?;
-    let argv = [c_path.clone(), c"reno-probe".to_owned()];
+    let Some(&first) = argv.first() else {
+        return Err(crate::error::Error::invalid("reno.probe", "no program"));
+    };
+    let path = Path::new(first);
+    let args = if argv.len() > 1 {
+        argv
+    } else {
+        &[first, "reno-probe"][..]
+    };
+    let argv = args
+        .iter()
+        .map(|a| CString::new(*a))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| crate::error::Error::invalid("reno.probe", "contains NUL"))?;
     let envp = [c"PATH=/bin:/usr/bin".to_owned()];
     let (r, w) = pipe_with(PipeFlags::CLOEXEC).ctx("create probe pipe")?;
     let start = super::log::boottime();
@@ -120,7 +132,7 @@ pub fn probe(path: &Path) -> Result<(f64, String)> {
             drop(w);
             crate::linux::fds::close_from(3);
             let _ = signal::set_mask(0);
-            let _ = crate::linux::process::execve(&c_path, &argv, &envp);
+            let _ = crate::linux::process::execve(&argv[0], &argv, &envp);
             exit_now(127)
         }
         Forked::Parent(pid) => pid,

@@ -187,16 +187,19 @@ fn pid1(args: InitArgs) -> i32 {
     drop(board_text);
     preload_device_programs();
     let words = cmdline_words();
-    if let Some(p) = words.iter().find_map(|w| w.strip_prefix("reno.probe=")) {
+    // Each `reno.probe=PATH[,ARG...]`, in order: the floors a container's start-up is
+    // compared with (see `launch::probe`).
+    for probe in words.iter().filter_map(|w| w.strip_prefix("reno.probe=")) {
+        let argv: Vec<&str> = probe.split(',').collect();
         // Twice: the first run pays for cold caches (under TCG: translating the code), the
         // second compares with a container started after another one.
         for again in ["", " again"] {
-            match launch::probe(Path::new(p)) {
+            match launch::probe(&argv) {
                 Ok((secs, line)) => log::info(&format!(
-                    "probe {p}{again}: fork+exec to first output {:.1} ms ({line:?})",
+                    "probe {probe}{again}: fork+exec to first output {:.1} ms ({line:?})",
                     secs * 1000.0
                 )),
-                Err(e) => log::warn(&format!("probe: {e}")),
+                Err(e) => log::warn(&format!("probe {probe}: {e}")),
             }
         }
     }

@@ -1,20 +1,27 @@
 /*
- * The floor: the least a runtime must do to run /bin/true in a container, so
+ * The floor: the least a runtime must do to run a program in a container, so
  * that every runtime's figure can be read as "how far above the floor".
  *
- *   floor ROOTFS                clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET),
- *                               make / private, bind ROOTFS, pivot_root, execve
- *   floor ROOTFS --proc-cgroups as above, plus: mount /proc in the container,
- *                               and create + join + remove one cgroup in each of
- *                               the 8 v1 hierarchies of this host (what runtimes
- *                               do for a container's cgroup). The child joins by
- *                               writing "0" into each `tasks` file (opened by the
- *                               parent): the cheapest way there is, as reno does.
- *                               Writing its pid into cgroup.procs instead takes
- *                               the kernel's global threadgroup lock, whose writer
- *                               waits for an RCU grace period (5-20 ms when idle).
+ *   floor ROOTFS [--proc-cgroups] [CMD ARG...]   (CMD: /bin/true by default)
  *
- * Build: musl-gcc -static -O2 -o floor floor.c   (tests/bench/run does it)
+ *   without options  clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET), make / private,
+ *                    bind ROOTFS, pivot_root, execve. Where / is an initramfs
+ *                    (pivot_root: EINVAL) it moves ROOTFS onto / and chroots
+ *                    instead, as reno does there.
+ *   --proc-cgroups   as above, plus: mount /proc in the container, and create +
+ *                    join + remove the container's cgroup (what runtimes do for a
+ *                    container). On cgroup v1 (this host: hybrid) one in each of
+ *                    the 8 v1 hierarchies; the child joins by writing "0" into
+ *                    each `tasks` file (opened by the parent): the cheapest way
+ *                    there is, as reno does. Writing its pid into cgroup.procs
+ *                    instead takes the kernel's global threadgroup lock, whose
+ *                    writer waits for an RCU grace period (5-20 ms when idle). On
+ *                    a pure cgroup v2 host (tests/vm's booted kernels) one
+ *                    directory, cloned into (clone3 CLONE_INTO_CGROUP), as reno
+ *                    does.
+ *
+ * Build: musl-gcc -static -O2 -o floor floor.c   (tests/bench/run does it;
+ *        tests/vm/run builds it with gcc -static for the booted x86_64 kernel)
  * Exit status: the container's, or 100+step on a failure (message on stderr).
  */
 #define _GNU_SOURCE
@@ -22,6 +29,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +40,18 @@
 #include <unistd.h>
 
 #define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
+/* The kernel's struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2). */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+		tls, set_tid, set_tid_size, cgroup;
+};
 
 static const char *const hierarchies[] = {
 	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
@@ -40,7 +60,10 @@ static const char *const hierarchies[] = {
 
 static const char *rootfs;
 static int with_proc_cgroups;
+static int v2; /* a pure cgroup v2 host */
 static int tasks_fds[NH];
+static char **command;
+static char *default_command[] = {"/bin/true", NULL};
 
 static void die(const char *what, const char *arg, int code)
 {
@@ -52,7 +75,7 @@ static int child(void *arg)
 {
 	char path[4096];
 	(void)arg;
-	if (with_proc_cgroups)
+	if (with_proc_cgroups && !v2)
 		for (size_t i = 0; i < NH; i++)
 			if (write(tasks_fds[i], "0", 1) != 1)
 				die("join cgroup", hierarchies[i], 101);
@@ -67,14 +90,21 @@ static int child(void *arg)
 	}
 	if (chdir(rootfs))
 		die("chdir", rootfs, 105);
-	if (syscall(SYS_pivot_root, ".", "."))
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH))
+			die("umount old root", NULL, 107);
+	} else if (errno == EINVAL) {
+		/* An initramfs root can't be pivoted away from: move + chroot. */
+		if (mount(".", "/", NULL, MS_MOVE, NULL))
+			die("move onto /", rootfs, 106);
+		if (chroot(".") || chdir("/"))
+			die("chroot", rootfs, 106);
+	} else {
 		die("pivot_root", rootfs, 106);
-	if (umount2(".", MNT_DETACH))
-		die("umount old root", NULL, 107);
-	char *argv[] = {"/bin/true", NULL};
+	}
 	char *envp[] = {"PATH=/bin", NULL};
-	execve(argv[0], argv, envp);
-	die("execve", argv[0], 108);
+	execve(command[0], command, envp);
+	die("execve", command[0], 108);
 	return 0;
 }
 
@@ -102,23 +132,34 @@ int main(int argc, char **argv)
 {
 	static char stack[64 * 1024];
 	char dirs[NH][256], path[4096];
-	int status;
-	size_t i;
+	int status, v2_fd = -1;
+	size_t i, ndirs = 0;
+	pid_t c;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: floor ROOTFS [--proc-cgroups]\n");
+		fprintf(stderr, "usage: floor ROOTFS [--proc-cgroups] [CMD ARG...]\n");
 		return 2;
 	}
 	rootfs = argv[1];
 	with_proc_cgroups = argc > 2 && !strcmp(argv[2], "--proc-cgroups");
+	command = argc > 2 + with_proc_cgroups ? argv + 2 + with_proc_cgroups : default_command;
+	v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
 
-	if (with_proc_cgroups) {
+	if (with_proc_cgroups && v2) {
+		snprintf(dirs[0], sizeof dirs[0], "/sys/fs/cgroup/reno-bench-floor-%d", getpid());
+		if (mkdir(dirs[0], 0755) && errno != EEXIST)
+			die("mkdir", dirs[0], 112);
+		ndirs = 1;
+		if ((v2_fd = open(dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			die("open", dirs[0], 113);
+	} else if (with_proc_cgroups) {
 		for (i = 0; i < NH; i++) {
 			snprintf(dirs[i], sizeof dirs[i], "/sys/fs/cgroup/%s/reno-bench-floor-%d",
 				 hierarchies[i], getpid());
 			if (mkdir(dirs[i], 0755) && errno != EEXIST)
 				die("mkdir", dirs[i], 112);
 		}
+		ndirs = NH;
 		/* A v1 cpuset cgroup starts with no cpus/mems: nothing can join it. */
 		for (i = 0; i < NH; i++) {
 			if (strcmp(hierarchies[i], "cpuset"))
@@ -135,18 +176,29 @@ int main(int argc, char **argv)
 		}
 	}
 
-	pid_t c = clone(child, stack + sizeof stack, NS_FLAGS | SIGCHLD, NULL);
+	if (v2_fd >= 0) {
+		struct clone3_args a = {
+			.flags = NS_FLAGS | CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.cgroup = (uint64_t)v2_fd,
+		};
+		c = syscall(SYS_clone3, &a, sizeof a);
+		if (c == 0)
+			_exit(child(NULL));
+		close(v2_fd);
+	} else {
+		c = clone(child, stack + sizeof stack, NS_FLAGS | SIGCHLD, NULL);
+		if (with_proc_cgroups)
+			for (i = 0; i < NH; i++)
+				close(tasks_fds[i]);
+	}
 	if (c < 0)
 		die("clone", NULL, 114);
 
-	if (with_proc_cgroups)
-		for (i = 0; i < NH; i++)
-			close(tasks_fds[i]);
 	if (waitpid(c, &status, 0) < 0)
 		die("waitpid", NULL, 116);
-	if (with_proc_cgroups)
-		for (i = 0; i < NH; i++)
-			if (rmdir(dirs[i]))
-				die("rmdir", dirs[i], 117);
+	for (i = 0; i < ndirs; i++)
+		if (rmdir(dirs[i]))
+			die("rmdir", dirs[i], 117);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

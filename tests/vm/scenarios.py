@@ -103,6 +103,11 @@ class Scenario:
     def report(self, console):
         return []
 
+    def stage(self, arch, root):
+        """Put extra files for this scenario into the initramfs tree `root`; return extra
+        kernel command line words."""
+        return []
+
 
 def service(id, bundle=None, **kw):
     c = {"id": id, "bundle": f"/bundles/{bundle or id}", "kind": "service"}
@@ -373,7 +378,37 @@ class Perf(Scenario):
     services. `reno.probe=` makes PID 1 fork+exec `echo reno-probe` twice before the
     supervisor starts; the oneshots `first` and then `second` run the same program as
     containers. The first of each pays for cold caches (under TCG, translating code run for
-    the first time), the second is what a later start or a restart costs."""
+    the first time), the second is what a later start or a restart costs. On x86_64 PID 1
+    also runs tests/bench/floor.c (built here with gcc -static) twice each way: the kernel's
+    own share of a container (new namespaces, move + chroot, exec), without and with /proc
+    and a cgroup v2 directory, so the container's figure can be split into kernel and reno."""
+
+    FLOOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "floor.c")
+    PROBE = re.compile(r"reno-init: probe (\S+?)( again)?: fork\+exec to first output ([\d.]+) ms")
+    floor_skip = None
+
+    def stage(self, arch, root):
+        if arch != "x86_64" or os.uname().machine != "x86_64":
+            self.floor_skip = f"the C floor is only built for x86_64 here (no {arch} C compiler)"
+            return []
+        out = os.path.join(root, "floor")
+        r = subprocess.run(["gcc", "-static", "-O2", "-o", out, self.FLOOR], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.floor_skip = f"gcc -static floor.c failed: {r.stderr.strip()[-300:]}"
+            return []
+        return ["reno.probe=/floor,/bundles/rootfs,/bin/echo,reno-probe",
+                "reno.probe=/floor,/bundles/rootfs,--proc-cgroups,/bin/echo,reno-probe"]
+
+    def probes(self, console):
+        """{kind: [cold ms, warm ms]}: kind "bare", "floor" or "floor+pc"."""
+        found = {}
+        for l in console:
+            m = self.PROBE.search(l)
+            if m:
+                spec = m.group(1)
+                kind = "bare" if "," not in spec else "floor+pc" if "--proc-cgroups" in spec else "floor"
+                found.setdefault(kind, []).append(float(m.group(3)))
+        return found
 
     def figures(self, console):
         t0 = stamp_of(console, r"reno-init: reno .* starting as PID 1")
@@ -382,8 +417,7 @@ class Perf(Scenario):
             forked = stamp_of(console, rf"reno-init: {c}: started")
             out = first_stamp_after(console, rf"\] {c}: reno-probe$", forked or 0.0)
             runs.append((forked, out))
-        probes = [float(m.group(1)) for l in console for m in [re.search(r"probe \S+(?: again)?: fork\+exec to first output ([\d.]+) ms", l)] if m]
-        probes = (probes + [None, None])[:2]
+        probes = (self.probes(console).get("bare", []) + [None, None])[:2]
         rss = next((int(m.group(1)) for l in console for m in [re.search(r"boot complete: 12 containers .* PID 1 RSS (\d+) kB", l)] if m), None)
         return t0, runs, probes, rss
 
@@ -391,6 +425,10 @@ class Perf(Scenario):
         t0, runs, probes, rss = self.figures(console)
         if None in (t0, rss, *probes, *runs[0], *runs[1]):
             return [f"missing a figure: start {t0}, containers (fork, output) {runs}, probes {probes} ms, RSS {rss} kB"]
+        if self.floor_skip is None:
+            floors = self.probes(console)
+            if len(floors.get("floor", [])) != 2 or len(floors.get("floor+pc", [])) != 2:
+                return [f"the C floor did not print twice each way: {floors}"]
         return []
 
     def report(self, console):
@@ -398,13 +436,21 @@ class Perf(Scenario):
             return []
         t0, runs, probes, rss = self.figures(console)
         (f1, o1), (f2, o2) = runs
-        c1, c2 = (o1 - f1) * 1000, (o2 - f2) * 1000
-        return [
-            f"perf: PID 1 start -> first container forked {(f1 - t0) * 1000:.1f} ms; PID 1 start -> its first output {(o1 - t0) * 1000:.1f} ms",
-            f"perf: cold: fork -> first output: container {c1:.1f} ms, bare fork+exec from PID 1 {probes[0]:.1f} ms: ratio {c1 / probes[0]:.1f}x",
-            f"perf: warm: fork -> first output: container {c2:.1f} ms, bare fork+exec from PID 1 {probes[1]:.1f} ms: ratio {c2 / probes[1]:.1f}x",
-            f"perf: PID 1 RSS {rss} kB supervising 10 services (+2 finished oneshots)",
-        ]
+        c = [(o1 - f1) * 1000, (o2 - f2) * 1000]
+        floors = self.probes(console)
+        out = [f"perf: PID 1 start -> first container forked {(f1 - t0) * 1000:.1f} ms; PID 1 start -> its first output {(o1 - t0) * 1000:.1f} ms"]
+        for i, when in enumerate(("cold", "warm")):
+            line = (f"perf: {when}: fork -> first output: container {c[i]:.1f} ms, bare fork+exec from PID 1 "
+                    f"{probes[i]:.1f} ms: ratio {c[i] / probes[i]:.1f}x")
+            if self.floor_skip is None:
+                fl, fpc = floors["floor"][i], floors["floor+pc"][i]
+                line += (f"; C floor {fl:.1f} ms ({fl / probes[i]:.1f}x bare), with /proc + cgroup {fpc:.1f} ms "
+                         f"({fpc / probes[i]:.1f}x bare): container {c[i] / fpc:.1f}x that")
+            out.append(line)
+        if self.floor_skip is not None:
+            out.append(f"perf: SKIP C floor: {self.floor_skip}")
+        out.append(f"perf: PID 1 RSS {rss} kB supervising 10 services (+2 finished oneshots)")
+        return out
 
 
 class Churn(Scenario):
