@@ -680,6 +680,14 @@ class Bench:
         if kind == "check":
             args = ["/bin/grep", "-E", "^(Seccomp|NoNewPrivs|CapEff):", "/proc/self/status"]
         c = base_config(self.rootfs, args, cgpath)
+        if kind == "floorlike":
+            # As near the floor's work as a runtime's config goes: the namespaces, /proc, a
+            # cgroup (every runtime adds its default device rules to it) and a /dev tmpfs for
+            # the default device nodes (youki refuses a rootfs without one); no /dev/pts,
+            # /dev/shm, mqueue, /sys, masks or read-only paths.
+            c["mounts"] = [m for m in c["mounts"] if m["destination"] in ("/proc", "/dev")]
+            del c["linux"]["maskedPaths"], c["linux"]["readonlyPaths"]
+            c["root"]["readonly"] = False
         if kind in ("cgroup", "check"):
             c["linux"]["resources"]["memory"] = {"limit": 64 << 20}
             c["linux"]["resources"]["pids"] = {"limit": 64}
@@ -952,6 +960,8 @@ class Bench:
             groups[f"run {kind}"] += [(rt.label, f"run {kind}", P(self.m_run, rt, kind)) for rt in self.rts]
             groups[f"cycle {kind}"] = [(rt.label, f"cycle {kind}", P(self.m_cycle, rt, kind))
                                        for rt in self.rts]
+        groups["run floorlike"] = [(rt.label, "run floorlike", P(self.m_run, rt, "floorlike"))
+                                   for rt in self.rts]
         groups["run cold"] = [("floor", "run cold", P(self.m_floor, ["--proc-cgroups"], "run cold", idle=True))]
         groups["run cold"] += [(rt.label, "run cold", P(self.m_run, rt, "base", idle=True)) for rt in self.rts]
         groups["rss"] = [("floor", "rss", self.m_floor_rss)]
@@ -1079,6 +1089,8 @@ ROWS = [
     ("start base", "  `start`", "ms", "run base"),
     ("delete base", "  `delete`", "ms", "run base"),
     ("c+s+d base", "  create+start+delete", "ms", "run base"),
+    ("run floorlike", "`run` of a config asking little more than the floor does (namespaces, /proc, /dev, a cgroup; no /dev/pts, /dev/shm, mqueue, /sys, masks)", "ms", "run cgroup"),
+    ("cpu floorlike", "  CPU time of all its processes (user+sys)", "ms", "cpu cgroup"),
     ("run cold", "`run` /bin/true after an idle pause (one start on a quiet machine)", "ms", "run cold"),
     ("cpu cold", "  CPU time of all its processes (user+sys)", "ms", "cpu cold"),
     ("run cgroup", "`run` + memory & pids limits", "ms", "run cgroup"),
