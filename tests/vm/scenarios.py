@@ -378,23 +378,48 @@ class Perf(Scenario):
     services. `reno.probe=` makes PID 1 fork+exec `echo reno-probe` twice before the
     supervisor starts; the oneshots `first` and then `second` run the same program as
     containers. The first of each pays for cold caches (under TCG, translating code run for
-    the first time), the second is what a later start or a restart costs. On x86_64 PID 1
-    also runs tests/bench/floor.c (built here with gcc -static) twice each way: the kernel's
-    own share of a container (new namespaces, move + chroot, exec), without and with /proc
-    and a cgroup v2 directory, so the container's figure can be split into kernel and reno."""
+    the first time), the second is what a later start or a restart costs. PID 1 also runs
+    tests/bench/floor.c (built here with gcc -static on x86_64, zig cc elsewhere) twice each
+    way: the kernel's own share of a container (new namespaces, move + chroot, exec), without
+    and with /proc and a cgroup v2 directory, so the container's figure splits into kernel and
+    reno."""
 
     FLOOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "floor.c")
     PROBE = re.compile(r"reno-init: probe (\S+?)( again)?: fork\+exec to first output ([\d.]+) ms")
     floor_skip = None
 
+    # zig's target for each arch: zig cc cross-compiles against its own musl.
+    ZIG_TARGETS = {"x86_64": "x86_64-linux-musl", "aarch64": "aarch64-linux-musl",
+                   "armv7": "arm-linux-musleabihf", "riscv64": "riscv64-linux-musl"}
+
+    @staticmethod
+    def zig_venv():
+        """The venv with zig that targets/build made (targets/lib.sh: $RENO_TOOLS/venv), if any."""
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        tools = [os.environ.get("RENO_TOOLS"), os.path.join(repo, "target", "tools"),
+                 os.path.expanduser("~/.cache/reno-targets")]
+        return next((t for t in tools if t and os.path.exists(os.path.join(t, "venv", "bin", "python"))), None)
+
+    def compiler(self, arch):
+        """argv prefix of a static C compiler for `arch`, or a reason there is none."""
+        if arch == "x86_64" and os.uname().machine == "x86_64":
+            return ["gcc", "-static"], None
+        tools = self.zig_venv()
+        if tools is None:
+            return None, f"no C compiler for {arch}: zig comes with targets/build's armv7/riscv64 builds (run targets/install-deps)"
+        os.environ.setdefault("ZIG_GLOBAL_CACHE_DIR", os.path.join(tools, "zig-cache"))
+        return [os.path.join(tools, "venv", "bin", "python"), "-m", "ziglang", "cc",
+                "-target", self.ZIG_TARGETS[arch], "-static"], None
+
     def stage(self, arch, root):
-        if arch != "x86_64" or os.uname().machine != "x86_64":
-            self.floor_skip = f"the C floor is only built for x86_64 here (no {arch} C compiler)"
+        cc, why = self.compiler(arch)
+        if cc is None:
+            self.floor_skip = why
             return []
         out = os.path.join(root, "floor")
-        r = subprocess.run(["gcc", "-static", "-O2", "-o", out, self.FLOOR], capture_output=True, text=True)
+        r = subprocess.run([*cc, "-O2", "-o", out, self.FLOOR], capture_output=True, text=True)
         if r.returncode != 0:
-            self.floor_skip = f"gcc -static floor.c failed: {r.stderr.strip()[-300:]}"
+            self.floor_skip = f"{' '.join(cc[-4:])} floor.c failed: {r.stderr.strip()[-300:]}"
             return []
         return ["reno.probe=/floor,/bundles/rootfs,/bin/echo,reno-probe",
                 "reno.probe=/floor,/bundles/rootfs,--proc-cgroups,/bin/echo,reno-probe"]
