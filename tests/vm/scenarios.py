@@ -396,8 +396,7 @@ class Perf(Scenario):
     def zig_venv():
         """The venv with zig that targets/build made (targets/lib.sh: $RENO_TOOLS/venv), if any."""
         repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        tools = [os.environ.get("RENO_TOOLS"), os.path.join(repo, "target", "tools"),
-                 os.path.expanduser("~/.cache/reno-targets")]
+        tools = [os.environ.get("RENO_TOOLS"), os.path.join(repo, "target", "tools")]
         return next((t for t in tools if t and os.path.exists(os.path.join(t, "venv", "bin", "python"))), None)
 
     def compiler(self, arch):
