@@ -166,7 +166,9 @@ pub fn probe(argv: &[&str]) -> Result<(f64, String)> {
     Ok((elapsed, text))
 }
 
-/// The runtime's CLI, run in this (forked) process: no exec, no extra process image.
+/// The runtime's CLI, run in this (forked) process: no exec, no extra process image. It
+/// allocates from the bump arena, as `reno` run from a shell does (init itself stopped it).
 fn run_cli(args: Vec<OsString>) -> i32 {
+    crate::linux::alloc::resume_bumping();
     crate::cli::main_with_args(args)
 }

@@ -10,6 +10,7 @@
 //! or `String` at the top is extended in place), which is right for a short-lived process
 //! only. Long-lived modes (PID 1, `events`) call [`stop_bumping`] first; from then on every
 //! allocation goes to malloc, and what the arena already holds stays (bounded by its size).
+//! The CLI children PID 1 forks call [`resume_bumping`].
 //! When the arena is full, allocations go to malloc too. Blocks are told apart by address.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -34,6 +35,14 @@ static BUMPING: AtomicBool = AtomicBool::new(true);
 /// Send every later allocation to malloc (for processes that live long and churn memory).
 pub fn stop_bumping() {
     BUMPING.store(false, Relaxed);
+}
+
+/// Bump again, in a child forked from a process that stopped (init's runtime children, which
+/// run the CLI): the arena is the child's own copy, and init stopped before using it. Under
+/// malloc the create path's mmap/munmap calls and first-touch faults each cost tens of µs
+/// in a booted VM under TCG.
+pub fn resume_bumping() {
+    BUMPING.store(true, Relaxed);
 }
 
 pub struct Arena;
@@ -179,6 +188,11 @@ mod tests {
             assert!(Arena::offset_of(m).is_none());
             a.dealloc(m, l(16));
             a.dealloc(z, l(16));
+            // A child forked from a stopped process bumps again.
+            resume_bumping();
+            let r = a.alloc(l(16));
+            assert!(Arena::offset_of(r).is_some());
+            a.dealloc(r, l(16));
         }
     }
 }
