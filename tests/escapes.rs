@@ -61,6 +61,11 @@ fn plant_attack(b: &Bundle, bin: &Path) {
 
 /// `reno` run from a given binary (a private copy an attack may target).
 fn reno_at(bin: &Path, root: &Path, args: &[&str]) -> Output {
+    reno_env(bin, root, args, &[])
+}
+
+/// `reno_at` with extra environment variables.
+fn reno_env(bin: &Path, root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = std::env::temp_dir().join(format!(
         "reno-esc-out-{}-{}",
         std::process::id(),
@@ -75,6 +80,7 @@ fn reno_at(bin: &Path, root: &Path, args: &[&str]) -> Output {
             .arg("--root")
             .arg(root)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&o).expect("stdout file"))
             .stderr(std::fs::File::create(&e).expect("stderr file"))
@@ -139,17 +145,41 @@ fn overlay_protection_expected() -> bool {
     ok
 }
 
+/// How reno is expected to have protected its binary.
+#[derive(Clone, Copy, PartialEq)]
+enum Expect {
+    /// By default: its image remapped in place from a read-only bind of itself.
+    InPlace,
+    /// With RENO_REEXEC=1: re-executed through the private overlayfs (or its fallbacks).
+    Reexec,
+}
+
+impl Expect {
+    fn env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Expect::InPlace => &[],
+            Expect::Reexec => &[("RENO_REEXEC", "1")],
+        }
+    }
+}
+
 /// The attack's report says it held the runtime's exe, and how it was refused: through the
-/// private overlayfs (the path is the binary's name at the root of a mount that is attached
-/// nowhere; every write EROFS), or, where overlayfs is unavailable, the read-only bind
-/// (`/`, EROFS) or the sealed memfd (EPERM).
-fn assert_protected_exe(r: &str) {
+/// read-only bind remapped in place or, when re-executing, through the private overlayfs
+/// (the path is the binary's name at the root of a mount that is attached nowhere; every
+/// write EROFS), or, where overlayfs is unavailable, the read-only bind (`/`, EROFS) or the
+/// sealed memfd (EPERM).
+fn assert_protected_exe(r: &str, how: Expect) {
     assert!(!r.contains("ESCAPED"), "{r}");
     assert!(
         r.starts_with("handle-but-no-write"),
         "the attack got no handle: {r}"
     );
-    if overlay_protection_expected() {
+    if how == Expect::InPlace {
+        assert!(
+            r.contains("target=/ ") && r.contains("last_error=EROFS"),
+            "expected reno's image remapped from a read-only bind of itself, writes EROFS: {r}"
+        );
+    } else if overlay_protection_expected() {
         assert!(
             r.contains("target=/reno-host-binary ") && r.contains("last_error=EROFS"),
             "expected reno's exe inside its private overlayfs, writes EROFS: {r}"
@@ -205,11 +235,16 @@ fn report(b: &Bundle, secs: u64) -> String {
 }
 
 /// Start the CVE-2019-5736 attacker as a container's init (detached); returns its pid.
-fn start_exe_attacker(b: &mut Bundle, reno: &Path, secs: u32) -> i32 {
+fn start_exe_attacker(b: &mut Bundle, reno: &Path, secs: u32, how: Expect) -> i32 {
     b.args(&["/attack", "exe", &secs.to_string(), "/tmp/report"]);
     b.write_config();
     let bundle = b.dir.to_string_lossy().into_owned();
-    let out = reno_at(reno, &b.root, &["create", "--bundle", &bundle, &b.id]);
+    let out = reno_env(
+        reno,
+        &b.root,
+        &["create", "--bundle", &bundle, &b.id],
+        how.env(),
+    );
     assert!(out.status.success(), "create: {}", common::stderr(&out));
     let out = reno_at(reno, &b.root, &["start", &b.id]);
     assert!(out.status.success(), "start: {}", common::stderr(&out));
@@ -224,13 +259,23 @@ fn start_exe_attacker(b: &mut Bundle, reno: &Path, secs: u32) -> i32 {
 /// exit to write into it.
 #[test]
 fn cve_2019_5736_exec_cannot_overwrite_runtime() {
+    exec_cannot_overwrite_runtime("5736-exec", Expect::InPlace);
+}
+
+/// The same with RENO_REEXEC=1: reno re-executes from its private overlayfs instead.
+#[test]
+fn cve_2019_5736_exec_cannot_overwrite_runtime_reexecuted() {
+    exec_cannot_overwrite_runtime("5736-exec-re", Expect::Reexec);
+}
+
+fn exec_cannot_overwrite_runtime(name: &str, how: Expect) {
     let attack = require!();
-    let mut b = Bundle::new("5736-exec");
+    let mut b = Bundle::new(name);
     plant_attack(&b, attack);
     let reno = reno_copy(&b);
-    let r = exec_attack(&mut b, &reno);
-    eprintln!("cve_2019_5736_exec: {r}");
-    assert_protected_exe(&r);
+    let r = exec_attack(&mut b, &reno, how);
+    eprintln!("cve_2019_5736_exec ({name}): {r}");
+    assert_protected_exe(&r, how);
     assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
@@ -239,14 +284,14 @@ fn cve_2019_5736_exec_cannot_overwrite_runtime() {
 
 /// The exec attack: start the attacker, then `reno exec` three programs that run the
 /// runtime inside the container; returns the attacker's report.
-fn exec_attack(b: &mut Bundle, reno: &Path) -> String {
+fn exec_attack(b: &mut Bundle, reno: &Path, how: Expect) -> String {
     std::fs::write(b.rootfs().join("bin/evil"), "#!/proc/self/exe\n").expect("evil");
     std::fs::set_permissions(
         b.rootfs().join("bin/evil"),
         std::fs::Permissions::from_mode(0o755),
     )
     .expect("chmod");
-    start_exe_attacker(b, reno, 4);
+    start_exe_attacker(b, reno, 4, how);
     std::thread::sleep(Duration::from_millis(200));
     for argv in [
         &["/proc/self/exe", "--log", "/tmp/hold", "list"][..],
@@ -255,7 +300,7 @@ fn exec_attack(b: &mut Bundle, reno: &Path) -> String {
     ] {
         let mut args = vec!["exec", b.id.as_str()];
         args.extend_from_slice(argv);
-        let out = reno_at(reno, &b.root, &args);
+        let out = reno_env(reno, &b.root, &args, how.env());
         eprintln!(
             "exec {argv:?}: {}{}",
             common::stdout(&out),
@@ -265,8 +310,8 @@ fn exec_attack(b: &mut Bundle, reno: &Path) -> String {
     report(b, 15)
 }
 
-/// The overlayfs needs a second layer that neither contains nor is inside the binary's
-/// directory; here the state root is inside it (reno next to its state dir), so reno takes
+/// When re-executing (RENO_REEXEC=1), the overlayfs needs a second layer that neither
+/// contains nor is inside the binary's directory; here the state root is inside it (reno next to its state dir), so reno takes
 /// an empty detached tmpfs instead (kernels that refuse detached layers: the read-only
 /// bind, `/`, also EROFS).
 #[test]
@@ -276,7 +321,7 @@ fn cve_2019_5736_exec_state_root_inside_binary_dir() {
     plant_attack(&b, attack);
     let reno = reno_copy_in(&b, b.dir.parent().expect("base"));
     assert!(b.root.starts_with(reno.parent().expect("dir")));
-    let r = exec_attack(&mut b, &reno);
+    let r = exec_attack(&mut b, &reno, Expect::Reexec);
     eprintln!("cve_2019_5736_exec_nested: {r}");
     assert!(!r.contains("ESCAPED"), "{r}");
     assert!(
@@ -290,7 +335,8 @@ fn cve_2019_5736_exec_state_root_inside_binary_dir() {
     );
 }
 
-/// Where the private overlayfs is refused, the read-only bind of the binary protects: reno
+/// When re-executing (RENO_REEXEC=1) where the private overlayfs is refused, the read-only
+/// bind of the binary protects: reno
 /// lives on an overlayfs stacked two deep (a third level exceeds the kernel's stacking
 /// depth). The attacker's handle is the bind's root, the file itself (`/`).
 #[test]
@@ -331,7 +377,7 @@ fn cve_2019_5736_exec_overlayfs_refused_read_only_bind() {
         lower = merged;
     }
     let reno = reno_copy_in(&b, &lower.join("bin"));
-    let r = exec_attack(&mut b, &reno);
+    let r = exec_attack(&mut b, &reno, Expect::Reexec);
     eprintln!("cve_2019_5736_exec_bind: {r}");
     assert!(!r.contains("ESCAPED"), "{r}");
     assert!(
@@ -356,7 +402,7 @@ fn cve_2019_5736_create_cannot_overwrite_runtime() {
     let mut a = Bundle::new("5736-create-a");
     plant_attack(&a, attack);
     let reno = reno_copy(&a);
-    let pid = start_exe_attacker(&mut a, &reno, 4);
+    let pid = start_exe_attacker(&mut a, &reno, 4, Expect::InPlace);
     std::thread::sleep(Duration::from_millis(200));
     for n in 0..3 {
         let mut v = Bundle::new(&format!("5736-create-v{n}"));
@@ -386,7 +432,7 @@ fn cve_2019_5736_create_cannot_overwrite_runtime() {
     }
     let r = report(&a, 15);
     eprintln!("cve_2019_5736_create: {r}");
-    assert_protected_exe(&r);
+    assert_protected_exe(&r, Expect::InPlace);
     assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
@@ -870,7 +916,7 @@ fn cve_2019_5736_exec_runtime_on_read_only_mount() {
         .expect("remount");
     assert!(st.success());
     let ro_reno = ro.join("reno-host-binary");
-    start_exe_attacker(&mut b, &ro_reno, 4);
+    start_exe_attacker(&mut b, &ro_reno, 4, Expect::InPlace);
     std::thread::sleep(Duration::from_millis(200));
     let out = reno_at(
         &ro_reno,

@@ -15,7 +15,7 @@ pub mod supervisor;
 
 use std::path::{Path, PathBuf};
 
-use crate::container::sealed::{self, Protection};
+use crate::container::sealed::{self, Outcome, Protection};
 use crate::error::{Context, Error, Result};
 use crate::linux::signal;
 
@@ -259,9 +259,9 @@ fn take_resumed() -> Option<Resumed> {
 }
 
 /// CVE-2019-5736 once for all containers: every `run` init forks inherits PID 1's image, so
-/// once /proc/self/exe is a file nobody can write (a read-only `/` after the early system, or
-/// after a re-exec from a private read-only overlayfs, a read-only bind or a sealed memfd:
-/// `container::sealed`), the runtime's check before each container returns at once instead
+/// once /proc/self/exe is a file nobody can write (a read-only `/` after the early system,
+/// the image remapped in place from a read-only bind, or after a re-exec from a private
+/// read-only overlayfs, a read-only bind or a sealed memfd: `container::sealed`), the runtime's check before each container returns at once instead
 /// of re-executing the binary per launch. Called after the early system so a read-only root
 /// (`rootReadOnly`) needs nothing, and so the re-executed image, which finds `RESUMED` set,
 /// skips straight to here; it keeps argv and the environment (the kernel command line's
@@ -287,12 +287,16 @@ fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
         None => "?",
     };
     match r {
-        Ok(()) if resumed => log::info(&format!(
+        Ok(Outcome::Remapped) => log::info(&format!(
+            "remapped in place from a read-only bind of the binary ({:.1} ms)",
+            (log::boottime() - t) * 1000.0
+        )),
+        Ok(Outcome::Already) if resumed => log::info(&format!(
             "re-executed from {} ({:.3} s since PID 1 start)",
             how(sealed::self_protection()),
             log::boottime() - started
         )),
-        Ok(()) => log::info(&format!(
+        Ok(Outcome::Already) => log::info(&format!(
             "binary already on {} ({:.1} ms to check)",
             how(sealed::self_protection()),
             (log::boottime() - t) * 1000.0

@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod bpf;
 pub mod caps;
+pub mod exe_remap;
 pub mod fdpass;
 pub mod fds;
 pub mod fs;
