@@ -242,7 +242,8 @@ fn through_overlay(exe: &std::fs::File, state_root: &Path) -> Result<OwnedFd> {
 }
 
 /// Step 2 of the module doc: map our image from a read-only bind of our binary and make that
-/// /proc/self/exe, then check that it is.
+/// /proc/self/exe, then check that it is. The bind is of /proc/self/exe itself, the running
+/// file whatever its path has become since, so (unlike step 3) nothing needs comparing.
 fn remap_in_place() -> std::result::Result<(), Errno> {
     let view = read_only_view()?;
     // mmap wants a readable file; the view is O_PATH.
