@@ -163,6 +163,21 @@ impl Expect {
     }
 }
 
+/// With `Expect::InPlace`, reno really took the in-place remap and no re-exec (whose
+/// read-only bind fallback the attack would report the same way): its debug log says so.
+/// The container may be gone by now; the protection comes before that check.
+fn assert_remapped(reno: &Path, b: &Bundle, how: Expect) {
+    if how != Expect::InPlace {
+        return;
+    }
+    let out = reno_at(reno, &b.root, &["--debug", "exec", &b.id, "/bin/true"]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("maps a read-only bind of itself (no re-exec)"),
+        "no in-place remap: {err}"
+    );
+}
+
 /// The attack's report says it held the runtime's exe, and how it was refused: through the
 /// read-only bind remapped in place or, when re-executing, through the private overlayfs
 /// (the path is the binary's name at the root of a mount that is attached nowhere; every
@@ -276,6 +291,7 @@ fn exec_cannot_overwrite_runtime(name: &str, how: Expect) {
     let r = exec_attack(&mut b, &reno, how);
     eprintln!("cve_2019_5736_exec ({name}): {r}");
     assert_protected_exe(&r, how);
+    assert_remapped(&reno, &b, how);
     assert!(
         same_bytes(&reno, &common::reno_bin()),
         "the host's reno binary changed: {r}"
@@ -341,12 +357,25 @@ fn cve_2019_5736_exec_state_root_inside_binary_dir() {
 /// depth). The attacker's handle is the bind's root, the file itself (`/`).
 #[test]
 fn cve_2019_5736_exec_overlayfs_refused_read_only_bind() {
+    exec_attack_on_stacked_overlayfs("5736-exec-bind", Expect::Reexec);
+}
+
+/// The same binary on an overlayfs stacked two deep, by default: its mappings are of the
+/// file under the overlayfs, so nothing maps the exe file's own path and the kernel swaps
+/// the exe file for the read-only bind at once, without a remap (the first prctl, meant as
+/// a probe, succeeds). The attacker's handle is again the bind's root (`/`), EROFS.
+#[test]
+fn cve_2019_5736_exec_runtime_on_overlayfs_in_place() {
+    exec_attack_on_stacked_overlayfs("5736-exec-ovl", Expect::InPlace);
+}
+
+fn exec_attack_on_stacked_overlayfs(name: &str, how: Expect) {
     let attack = require!();
     if !overlay_protection_expected() {
-        skip!("cve_2019_5736_exec_overlayfs_refused_read_only_bind: no overlayfs to stack here");
+        skip!("{name}: no overlayfs to stack here");
         return;
     }
-    let mut b = Bundle::new("5736-exec-bind");
+    let mut b = Bundle::new(name);
     plant_attack(&b, attack);
     let base = b.dir.parent().expect("base").to_path_buf();
     let mut guards = Vec::new();
@@ -377,8 +406,9 @@ fn cve_2019_5736_exec_overlayfs_refused_read_only_bind() {
         lower = merged;
     }
     let reno = reno_copy_in(&b, &lower.join("bin"));
-    let r = exec_attack(&mut b, &reno, Expect::Reexec);
-    eprintln!("cve_2019_5736_exec_bind: {r}");
+    let r = exec_attack(&mut b, &reno, how);
+    eprintln!("cve_2019_5736 ({name}): {r}");
+    assert_remapped(&reno, &b, how);
     assert!(!r.contains("ESCAPED"), "{r}");
     assert!(
         r.contains("target=/ ") && r.contains("last_error=EROFS"),
