@@ -241,6 +241,23 @@ fn through_overlay(exe: &std::fs::File, state_root: &Path) -> Result<OwnedFd> {
     Ok(f)
 }
 
+/// Steps 1 and 2 only, for a caller that can't re-execute (PID 1 with a board config too big
+/// to hand over): protected already, or remapped in place; else the error says why not.
+pub fn protect_in_place() -> Result<Outcome> {
+    if self_protection().is_some() {
+        return Ok(Outcome::Already);
+    }
+    if std::env::var_os(REEXEC).is_some() {
+        return Err(Error::failed(
+            "remap reno in place",
+            format!("{REEXEC} is set: re-executing only"),
+        ));
+    }
+    remap_in_place()
+        .map(|()| Outcome::Remapped)
+        .map_err(|e| Error::sys("remap reno in place from a read-only bind", e))
+}
+
 /// Step 2 of the module doc: map our image from a read-only bind of our binary and make that
 /// /proc/self/exe, then check that it is. The bind is of /proc/self/exe itself, the running
 /// file whatever its path has become since, so (unlike step 3) nothing needs comparing.

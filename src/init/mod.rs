@@ -268,10 +268,14 @@ fn take_resumed() -> Option<Resumed> {
 /// words). If protection is impossible the runtime still does it per launch.
 fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
     if board_text.len() > MAX_HANDED_OVER && !resumed {
-        log::warn(&format!(
-            "board config over {MAX_HANDED_OVER} bytes: not re-executing PID 1 from a protected \
-             file; each container launch will re-execute reno instead"
-        ));
+        // Too big to hand over to a re-executed image: only what needs no exec.
+        match sealed::protect_in_place() {
+            Ok(_) => log::info(&format!("binary on {}", how(sealed::self_protection()))),
+            Err(e) => log::warn(&format!(
+                "board config over {MAX_HANDED_OVER} bytes, not re-executing PID 1 ({e}); each \
+                 container launch will protect reno itself instead"
+            )),
+        }
         return;
     }
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -281,11 +285,6 @@ fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
     let r = sealed::reexec_protected(&argv, &board.state_root);
     std::env::remove_var(RESUMED);
     std::env::remove_var(RESUMED_BOARD);
-    let how = |p| match p {
-        Some(Protection::SealedCopy) => "a sealed memfd copy",
-        Some(Protection::ReadOnlyMount) => "a read-only mount",
-        None => "?",
-    };
     match r {
         Ok(Outcome::Remapped) => log::info(&format!(
             "remapped in place from a read-only bind of the binary ({:.1} ms)",
@@ -304,6 +303,15 @@ fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
         Err(e) => log::warn(&format!(
             "{e}: each container launch will re-execute reno from a protected file instead"
         )),
+    }
+}
+
+/// How /proc/self/exe is protected, for the log.
+fn how(p: Option<Protection>) -> &'static str {
+    match p {
+        Some(Protection::SealedCopy) => "a sealed memfd copy",
+        Some(Protection::ReadOnlyMount) => "a read-only mount",
+        None => "?",
     }
 }
 

@@ -212,10 +212,22 @@ SCENARIOS = [
             r"reno-init: reno \S+ starting as PID 1",
             r"early system ready .*/proc\(proc\) .*/sys\(sysfs\) .*/dev\(devtmpfs\) .*/dev/pts\(devpts\) .*/dev/shm\(tmpfs\) "
             r".*/run\(tmpfs\) .*/sys/fs/cgroup\(cgroup2\) .*/tmp\(tmpfs\).*; hostname reno-vm; lo up",
+            # CVE-2019-5736 for every later launch, without an exec (src/linux/exe_remap.rs).
+            r"reno-init: remapped in place from a read-only bind of the binary",
             r"reno-init: app: started /bundles/app",
             r"reno-init: boot complete: 1 containers",
             r"\] app: hello from app",
         ],
+    ),
+    Scenario(
+        "big-board", "a board config too big to hand to a re-executed PID 1 (70 kB of it "
+        "whitespace): PID 1 still protects its binary, in place",
+        board=json.dumps({"version": 1, "hostname": "reno-vm", "onFatal": {"action": "reboot", "delaySeconds": 1},
+                          "containers": [service("app")]}) + " " * 70000,
+        bundles=[Bundle("app", "echo hello from app; exec sleep 1000")],
+        arches=("x86_64",),
+        expect=[r"reno-init: binary on a read-only mount", r"reno-init: app: started", r"\] app: hello from app"],
+        forbid=Scenario.forbid + [r"not re-executing PID 1"],
     ),
     Scenario(
         "oneshot", "a oneshot runs to completion before the service that depends on it",
