@@ -225,7 +225,6 @@ SCENARIOS = [
         board=json.dumps({"version": 1, "hostname": "reno-vm", "onFatal": {"action": "reboot", "delaySeconds": 1},
                           "containers": [service("app")]}) + " " * 70000,
         bundles=[Bundle("app", "echo hello from app; exec sleep 1000")],
-        arches=("x86_64",),
         expect=[r"reno-init: binary on a read-only mount", r"reno-init: app: started", r"\] app: hello from app"],
         forbid=Scenario.forbid + [r"not re-executing PID 1"],
     ),
