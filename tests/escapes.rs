@@ -327,9 +327,9 @@ fn exec_attack(b: &mut Bundle, reno: &Path, how: Expect) -> String {
 }
 
 /// When re-executing (RENO_REEXEC=1), the overlayfs needs a second layer that neither
-/// contains nor is inside the binary's directory; here the state root is inside it (reno next to its state dir), so reno takes
-/// an empty detached tmpfs instead (kernels that refuse detached layers: the read-only
-/// bind, `/`, also EROFS).
+/// contains nor is inside the binary's directory; here the state root is inside it (reno
+/// next to its state dir), so reno takes an empty detached tmpfs instead (kernels that
+/// refuse detached layers: the read-only bind, `/`, also EROFS).
 #[test]
 fn cve_2019_5736_exec_state_root_inside_binary_dir() {
     let attack = require!();
@@ -352,9 +352,9 @@ fn cve_2019_5736_exec_state_root_inside_binary_dir() {
 }
 
 /// When re-executing (RENO_REEXEC=1) where the private overlayfs is refused, the read-only
-/// bind of the binary protects: reno
-/// lives on an overlayfs stacked two deep (a third level exceeds the kernel's stacking
-/// depth). The attacker's handle is the bind's root, the file itself (`/`).
+/// bind of the binary protects: reno lives on an overlayfs stacked two deep (a third level
+/// exceeds the kernel's stacking depth). The attacker's handle is the bind's root, the file
+/// itself (`/`).
 #[test]
 fn cve_2019_5736_exec_overlayfs_refused_read_only_bind() {
     exec_attack_on_stacked_overlayfs("5736-exec-bind", Expect::Reexec);

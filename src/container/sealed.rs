@@ -259,8 +259,9 @@ pub fn protect_in_place() -> Result<Outcome> {
 }
 
 /// Step 2 of the module doc: map our image from a read-only bind of our binary and make that
-/// /proc/self/exe, then check that it is. The bind is of /proc/self/exe itself, the running
-/// file whatever its path has become since, so (unlike step 3) nothing needs comparing.
+/// /proc/self/exe. The bind is of /proc/self/exe itself, the running file whatever its path
+/// has become since, so (unlike step 3) nothing needs comparing; and the file is checked
+/// before the swap, which makes it /proc/self/exe exactly, so nothing needs checking after.
 fn remap_in_place() -> std::result::Result<(), Errno> {
     let view = read_only_view()?;
     // mmap wants a readable file; the view is O_PATH.
@@ -272,11 +273,7 @@ fn remap_in_place() -> std::result::Result<(), Errno> {
     if protection(&file).is_none() {
         return Err(Errno::NOTSUP);
     }
-    linux::exe_remap::remap_self(&file)?;
-    match self_protection() {
-        Some(_) => Ok(()),
-        None => Err(Errno::NOTSUP),
-    }
+    linux::exe_remap::remap_self(&file)
 }
 
 /// A read-only detached bind mount of our own binary, opened O_PATH: a mount no other

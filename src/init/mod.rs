@@ -261,8 +261,9 @@ fn take_resumed() -> Option<Resumed> {
 /// CVE-2019-5736 once for all containers: every `run` init forks inherits PID 1's image, so
 /// once /proc/self/exe is a file nobody can write (a read-only `/` after the early system,
 /// the image remapped in place from a read-only bind, or after a re-exec from a private
-/// read-only overlayfs, a read-only bind or a sealed memfd: `container::sealed`), the runtime's check before each container returns at once instead
-/// of re-executing the binary per launch. Called after the early system so a read-only root
+/// read-only overlayfs, a read-only bind or a sealed memfd: `container::sealed`), the
+/// runtime's check before each container returns at once instead of protecting the binary
+/// per launch. Called after the early system so a read-only root
 /// (`rootReadOnly`) needs nothing, and so the re-executed image, which finds `RESUMED` set,
 /// skips straight to here; it keeps argv and the environment (the kernel command line's
 /// words). If protection is impossible the runtime still does it per launch.

@@ -264,7 +264,7 @@ struct MmMap {
 /// them all along with the exe file; handed their current values (and no auxv), only the
 /// exe file changes.
 fn mm_fields_now() -> Result<[u64; 11], Errno> {
-    let stat = std::fs::read_to_string("/proc/self/stat")
+    let stat = super::fs::read_small("/proc/self/stat")
         .map_err(|e| e.raw_os_error().map_or(Errno::IO, Errno::from_raw_os_error))?;
     let mut fields = mm_fields(&stat).ok_or(Errno::NOTSUP)?;
     fields[5] = brk_now()?;
