@@ -18,14 +18,20 @@ fn attack_bin() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escapes/attack.c");
-        let out = std::env::temp_dir().join(format!("reno-attack-{}", std::process::id()));
+        // Under cargo's per-target scratch dir, not /tmp: one copy, replaced each run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let built = dir.join(format!("attack.{}", std::process::id()));
+        let out = dir.join("attack");
         match Command::new("gcc")
             .args(["-static", "-O2", "-o"])
-            .arg(&out)
+            .arg(&built)
             .arg(&src)
             .output()
         {
-            Ok(o) if o.status.success() => Some(out),
+            Ok(o) if o.status.success() => {
+                std::fs::rename(&built, &out).expect("rename the attack program");
+                Some(out)
+            }
             Ok(o) => {
                 skip!("escapes: gcc -static failed: {}", common::stderr(&o));
                 None
