@@ -328,6 +328,66 @@ fn kill_reno_during_delete() {
     kill_reno_at_syscalls(Phase::Delete);
 }
 
+/// Every mkdir of `create` (state dir, then the cgroup in each hierarchy: on cgroup v1 most
+/// of them after the init is cloned) failing with ENOSPC: a clear error naming the step,
+/// the path and the errno, and nothing left behind *without* a delete (the init included).
+#[test]
+fn mkdir_errors_during_create_leave_nothing() {
+    require_root!();
+    if let Some(why) = strace_missing() {
+        skip!("{why}");
+        return;
+    }
+    let mut b = Bundle::new("fault-mkdir");
+    let tag = b.id.clone();
+    tag_config(&mut b, &tag);
+    b.write_config();
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let args = ["create", "--bundle", bundle.as_str(), b.id.as_str()];
+    let counts = syscall_counts(&b, &tag, false, &args);
+    let o = b.reno(&["delete", "--force", &b.id]);
+    assert!(o.status.success(), "delete: {}", stderr(&o));
+    let n = counts.get("mkdir").copied().unwrap_or(0);
+    assert!(n >= 2, "create made {n} mkdir calls: {counts:?}");
+    let mut m = Matrix {
+        rows: Vec::new(),
+        failures: Vec::new(),
+    };
+    for i in 1..=n {
+        let case = format!("mkdir #{i} of {n}: ENOSPC");
+        let inject = format!("mkdir:error=ENOSPC:when={i}");
+        let out = reno_strace(&b, &tag, false, Some(&inject), None, &args);
+        let err = stderr(&out);
+        let r = if out.status.success() {
+            Err("create succeeded".to_string())
+        } else if !(err.contains(&b.id) && err.contains('/') && err.contains("(errno 28)")) {
+            Err(format!(
+                "error lacks the id, a path or the errno: {}",
+                err.trim()
+            ))
+        } else {
+            let left = leftovers::settle(2000, || {
+                leftovers::leftovers(&b.root, &b.id, &b.rootfs(), &tag)
+            });
+            if left.is_empty() {
+                Ok(err.trim().lines().last().unwrap_or("").to_string())
+            } else {
+                Err(format!("left behind: {left:?} ({})", err.trim()))
+            }
+        };
+        m.record(case, r);
+        let _ = b.reno(&["delete", "--force", &b.id]);
+    }
+    let c = b.create();
+    assert!(
+        c.status.success(),
+        "create after the faults: {}",
+        stderr(&c)
+    );
+    let _ = b.reno(&["delete", "--force", &b.id]);
+    m.finish("mkdir-errors");
+}
+
 /// The container's init killed at each of its set-up syscalls that reno itself never makes
 /// (so when=N counts the init's calls alone), under `run` (with `create` strace -f would
 /// wait for the init forever); then once more while it waits on the fifo, before start.

@@ -200,11 +200,22 @@ impl Cgroup {
     /// Create the directories in every hierarchy.
     pub fn create(path: &str) -> Result<Cgroup> {
         let cg = Cgroup::open(path);
-        for (h, dir) in &cg.dirs {
-            make_dir(h, dir)?;
-        }
+        cg.make_dirs(|_| true)?;
         cg.enable_offered();
         Ok(cg)
+    }
+
+    /// Create the directories in the hierarchies `pick` selects (`create` makes them all).
+    pub fn make_dirs(&self, pick: impl Fn(&Hierarchy) -> bool) -> Result<()> {
+        for (h, dir) in self.dirs.iter().filter(|(h, _)| pick(h)) {
+            make_dir(h, dir)?;
+        }
+        Ok(())
+    }
+
+    /// Whether any of its hierarchies is a v1 one.
+    pub fn has_v1(&self) -> bool {
+        self.dirs.iter().any(|(h, _)| !h.v2)
     }
 
     /// Rootless (runc's fs manager): create the directories where the user may, leave out
@@ -254,11 +265,19 @@ impl Cgroup {
     }
 
     /// Open what the container's init needs to join this cgroup itself, before it is
-    /// cloned (see `Joining`).
-    pub fn prepare_join(&self) -> Joining {
+    /// cloned (see `Joining`). With `v1_made` false the v1 directories come after the
+    /// clone: the init opens their `tasks` files itself, once told they exist.
+    pub fn prepare_join(&self, v1_made: bool) -> Joining {
         let mut j = Joining::default();
         for (h, dir) in &self.dirs {
             let tasks = dir.join("tasks");
+            if !h.v2 && !v1_made {
+                j.by_self.push(SelfJoin {
+                    path: tasks,
+                    fd: None,
+                });
+                continue;
+            }
             let opened = (!h.v2)
                 .then(|| {
                     rustix::fs::open(
@@ -270,7 +289,10 @@ impl Cgroup {
                 })
                 .flatten();
             match opened {
-                Some(fd) => j.by_self.push(SelfJoin { path: tasks, fd }),
+                Some(fd) => j.by_self.push(SelfJoin {
+                    path: tasks,
+                    fd: Some(fd),
+                }),
                 None => j.by_pid.push((h.v2, dir.join("cgroup.procs"))),
             }
             if h.v2 {
@@ -451,7 +473,9 @@ pub fn apply_config(cg: &Cgroup, linux: Option<&oci_spec::runtime::Linux>) -> Re
 /// writes "0" itself (`join_self`); the v2 directory, to clone it straight into
 /// (CLONE_INTO_CGROUP); the parent writes its pid into the others (`add_rest`): the v2
 /// directory when that clone was refused, and any `tasks` file that would not open (a
-/// delegation that chowned only cgroup.procs).
+/// delegation that chowned only cgroup.procs). A root `create` without a new user
+/// namespace makes the v1 directories after the clone, while the init sets itself up in
+/// parallel; the init then opens the `tasks` files itself, once told they exist.
 ///
 /// Why not write its pid to cgroup.procs like everyone else: that takes the kernel's
 /// global threadgroup lock for writing, a per-cpu rwsem whose writer waits for an RCU
@@ -468,11 +492,13 @@ pub struct Joining {
     by_pid: Vec<(bool, PathBuf)>,
 }
 
-/// A v1 `tasks` file opened for a process to move itself into.
+/// A v1 `tasks` file for a process to move itself into: opened by the parent, or (None)
+/// by the process itself, as root in the host's user namespace, where the parent made the
+/// directory after the clone.
 #[derive(Debug)]
 pub struct SelfJoin {
     pub path: PathBuf,
-    pub fd: rustix::fd::OwnedFd,
+    pub fd: Option<rustix::fd::OwnedFd>,
 }
 
 impl Joining {
@@ -494,7 +520,16 @@ impl Joining {
 /// single-threaded process: only the caller moves (which, then, is the whole process).
 pub fn join_self(files: Vec<SelfJoin>) -> Result<()> {
     for f in files {
-        rustix::io::write(&f.fd, b"0").ctx_path("join cgroup", &f.path)?;
+        let fd = match f.fd {
+            Some(fd) => fd,
+            None => rustix::fs::open(
+                &f.path,
+                rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ctx_path("open cgroup", &f.path)?,
+        };
+        rustix::io::write(&fd, b"0").ctx_path("join cgroup", &f.path)?;
     }
     Ok(())
 }

@@ -53,8 +53,10 @@ pub struct InitCtx<'a> {
     /// The parent is real root (decided before the clone: in a new user namespace our own
     /// euid reads 0 as soon as the parent has written uid_map, a race with our first check).
     pub root_parent: bool,
-    /// The v1 cgroup `tasks` files the init moves itself into, first thing.
+    /// The v1 cgroup `tasks` files the init moves itself into: first thing, or with
+    /// `cgroup_join_late` once the parent says their directories exist (`Msg::Continue`).
     pub cgroup_join: Vec<crate::cgroups::SelfJoin>,
+    pub cgroup_join_late: bool,
 }
 
 /// Never returns: execs the container's program or exits.
@@ -74,8 +76,14 @@ pub fn run(mut ctx: InitCtx, mut ch: Channel) -> ! {
     }
     // A parent killed mid-create must not leave us waiting on a pipe forever: EOF on the
     // channel ends us (recv returns None); SIGPIPE on write is ignored via the error path.
-    let joined = crate::cgroups::join_self(std::mem::take(&mut ctx.cgroup_join));
-    let ready = match joined.and_then(|()| setup(&ctx, &mut ch)) {
+    let joins = std::mem::take(&mut ctx.cgroup_join);
+    let (now, later) = if ctx.cgroup_join_late {
+        (Vec::new(), joins)
+    } else {
+        (joins, Vec::new())
+    };
+    let joined = crate::cgroups::join_self(now);
+    let ready = match joined.and_then(|()| setup(&ctx, &mut ch, later)) {
         Ok(r) => r,
         Err(e) => {
             let _ = ch.send(&Msg::Failed(e.to_string()));
@@ -105,6 +113,37 @@ struct Ready {
     state_json: String,
 }
 
+fn wait_continue(ch: &mut Channel) -> Result<()> {
+    match expect(ch, "the parent")? {
+        Msg::Continue => Ok(()),
+        m => Err(Error::failed("handshake", format!("unexpected {m:?}"))),
+    }
+}
+
+/// With `cgroup_join_late`: wait until the parent has made our v1 cgroup directories, then
+/// join them. Everything before it (set-up, mounts, /dev) needs no cgroup; a cgroup mount
+/// (it binds our directories) or the end of the mounts calls it, whichever comes first.
+fn join_late_cgroups(
+    ctx: &InitCtx,
+    ch: &mut Channel,
+    late: &mut Option<Vec<crate::cgroups::SelfJoin>>,
+) -> Result<()> {
+    let Some(joins) = late.take() else {
+        return Ok(());
+    };
+    wait_continue(ch)?;
+    crate::cgroups::join_self(joins)?;
+    if ctx.new_cgroupns {
+        unshare_cgroupns()?;
+    }
+    Ok(())
+}
+
+/// After the init is in its cgroup, so that it becomes the namespace's root.
+fn unshare_cgroupns() -> Result<()> {
+    linux::process::unshare(linux::process::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")
+}
+
 fn expect(ch: &mut Channel, what: &str) -> Result<Msg> {
     match ch.recv()? {
         Some(m) => Ok(m),
@@ -115,7 +154,11 @@ fn expect(ch: &mut Channel, what: &str) -> Result<Msg> {
     }
 }
 
-fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
+fn setup(
+    ctx: &InitCtx,
+    ch: &mut Channel,
+    late_joins: Vec<crate::cgroups::SelfJoin>,
+) -> Result<Ready> {
     // Every inherited fd but stdio and the preserved ones is closed at exec (reno's own are
     // all O_CLOEXEC already). Done first, before a seccomp profile could forbid close_range.
     linux::process::cloexec_from(3 + ctx.preserve_fds).ctx("mark inherited fds close-on-exec")?;
@@ -136,9 +179,8 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         linux::process::setns(&fd, *t as u64).ctx_path(&format!("join {t} namespace"), path)?;
     }
 
-    match expect(ch, "the parent")? {
-        Msg::Continue => {}
-        m => return Err(Error::failed("handshake", format!("unexpected {m:?}"))),
+    if !ctx.cgroup_join_late {
+        wait_continue(ch)?;
     }
     if ctx.new_userns {
         // Become root of the new user namespace now that the maps exist.
@@ -179,9 +221,8 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
             super::lsm::set_key_label("")?;
         }
     }
-    if ctx.new_cgroupns {
-        // After the parent put us in our cgroup, so that it becomes our cgroup root.
-        linux::process::unshare(linux::process::CLONE_NEWCGROUP).ctx("unshare cgroup namespace")?;
+    if ctx.new_cgroupns && !ctx.cgroup_join_late {
+        unshare_cgroupns()?;
     }
 
     if ctx.new_netns {
@@ -197,6 +238,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
     // Mounts.
     let propagation = linux_cfg.and_then(|l| l.rootfs_propagation().as_deref());
     let root = rootfs::prepare(ctx.rootfs, propagation, ctx.new_mountns)?;
+    let mut late = ctx.cgroup_join_late.then_some(late_joins);
     let mounts = spec.mounts().clone().unwrap_or_default();
     let mctx = MountCtx {
         root: &root,
@@ -206,6 +248,9 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         mount_label: super::lsm::mount_label(spec),
     };
     for (i, mnt) in mounts.iter().enumerate() {
+        if matches!(mnt.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            join_late_cgroups(ctx, ch, &mut late)?;
+        }
         let tree = ctx.idmapped.get(i).and_then(Option::as_ref);
         rootfs::mount_entry(&mctx, mnt, tree)?;
     }
@@ -224,6 +269,7 @@ fn setup(ctx: &InitCtx, ch: &mut Channel) -> Result<Ready> {
         let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
         linux::fs::write_file(&p, v.as_bytes()).ctx_path(&format!("sysctl {k}"), &p)?;
     }
+    join_late_cgroups(ctx, ch, &mut late)?;
 
     ch.send(&Msg::MountsReady)?;
     let state_json = match expect(ch, "prestart hooks")? {
