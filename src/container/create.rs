@@ -27,10 +27,12 @@ pub struct Created {
     /// The config as created (`run` starts and deletes with it instead of parsing the
     /// frozen copy again).
     pub spec: Box<Spec>,
+    /// `run`: the exec fifo's read end, opened before the init reached the fifo.
+    pub fifo_reader: Option<OwnedFd>,
 }
 
 pub fn create(g: &Globals, o: &CreateOpts) -> Result<()> {
-    create_container(g, o, Config::load(o)?, None).map(|_| ())
+    create_container(g, o, Config::load(o)?, None, false).map(|_| ())
 }
 
 /// The bundle's config.json, read and parsed once per command (`run` looks at it before
@@ -92,12 +94,15 @@ impl Drop for Undo {
 }
 
 /// Create the container; `run_mask` is Some(the caller's mask) when `run` blocked signals
-/// before the clone to forward them later.
+/// before the clone to forward them later. `then_start`: the caller starts it right away
+/// (`run`), so the fifo's read end is opened before the init gets there (`fifo_reader`):
+/// the init passes it without waiting for us to save the state and come back.
 pub fn create_container(
     g: &Globals,
     o: &CreateOpts,
     config: Config,
     run_mask: Option<signal::SigMask>,
+    then_start: bool,
 ) -> Result<Created> {
     let id = o.id.as_str();
     let Config {
@@ -289,6 +294,17 @@ pub fn create_container(
         .ctx_path("create exec fifo", &fifo)?;
     // Writable by the container's user, whoever that is (mkfifo applied our umask).
     rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).ctx_path("chmod exec fifo", &fifo)?;
+    let fifo_reader = if then_start && spec.process().is_some() {
+        let fd = rustix::fs::open(
+            &fifo,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx_path("open exec fifo", &fifo)?;
+        Some(fd)
+    } else {
+        None
+    };
     // Without prestart/createRuntime hooks nothing happens between the init's mounts and
     // its `go`: send `go` now, so the init never stops for that round trip (one wake-up of
     // each side less on a busy machine). The state it carries does not depend on the mounts.
@@ -359,6 +375,7 @@ pub fn create_container(
         saved,
         lock,
         spec,
+        fifo_reader,
     })
 }
 

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use serde_json::Value;
 
@@ -57,18 +58,23 @@ pub fn start(g: &Globals, id: &str) -> Result<()> {
             ))
         }
     }
-    start_created(&dir, &saved, saved_spec(&dir).as_deref())
+    start_created(&dir, &saved, saved_spec(&dir).as_deref(), None)
 }
 
 /// Release the init waiting on the fifo, then run poststart hooks: a failing one is a
 /// warning and the rest still run (runtime-spec; runc kills the container instead).
-fn start_created(dir: &Path, saved: &Saved, spec: Option<&spec::Spec>) -> Result<()> {
+fn start_created(
+    dir: &Path,
+    saved: &Saved,
+    spec: Option<&spec::Spec>,
+    fifo_reader: Option<OwnedFd>,
+) -> Result<()> {
     if spec.is_some_and(|s| s.process().is_none()) {
         return Err(wrong_state(
             "cannot start a container without process (config.json has none)".into(),
         ));
     }
-    release_init(dir, saved)?;
+    release_init(dir, saved, fifo_reader)?;
     if let Some(h) = spec.and_then(|s| s.hooks().as_ref()) {
         let json = state::to_json(saved, Status::Running).to_string();
         hooks::run_all_warn("poststart", h.poststart().as_ref(), &json);
@@ -76,16 +82,20 @@ fn start_created(dir: &Path, saved: &Saved, spec: Option<&spec::Spec>) -> Result
     Ok(())
 }
 
-/// Open the fifo for reading (which completes the init's blocking open for writing), take
-/// its one byte, remove the fifo: from then on the container counts as running.
-fn release_init(dir: &Path, saved: &Saved) -> Result<()> {
+/// Open the fifo for reading (which completes the init's blocking open for writing; `run`
+/// opened it already), take its one byte, remove the fifo: from then on the container
+/// counts as running.
+fn release_init(dir: &Path, saved: &Saved, opened: Option<OwnedFd>) -> Result<()> {
     let path = dir.join(state::FIFO);
-    let fd = rustix::fs::open(
-        &path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx_path("open exec fifo", &path)?;
+    let fd = match opened {
+        Some(fd) => fd,
+        None => rustix::fs::open(
+            &path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx_path("open exec fifo", &path)?,
+    };
     let mut buf = [0u8; 1];
     loop {
         match rustix::io::read(&fd, &mut buf) {
@@ -322,8 +332,8 @@ pub fn list(g: &Globals) -> Vec<Value> {
 /// delete the container unless `keep`.
 pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     if detach {
-        let c = create_container(g, o, Config::load(o)?, None)?;
-        start_or_undo(&c)?;
+        let mut c = create_container(g, o, Config::load(o)?, None, true)?;
+        start_or_undo(&mut c)?;
         return Ok(0);
     }
     // process.terminal without a console socket: reno relays the pty itself.
@@ -333,20 +343,21 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
     let o = relay_opts.as_ref().unwrap_or(o);
     let mask = signal::forwardable() | signal::bit(signal::SIGCHLD);
     let old = signal::block(mask).ctx("block signals")?;
-    let c = match create_container(g, o, config, Some(old)) {
+    let mut c = match create_container(g, o, config, Some(old), true) {
         Ok(c) => c,
         Err(e) => {
             let _ = signal::set_mask(old);
             return Err(e);
         }
     };
-    start_or_undo(&c)?;
+    start_or_undo(&mut c)?;
     let Created {
         pid,
         dir,
         saved,
         lock,
         spec,
+        ..
     } = c;
     drop(lock);
     let relayed = match console {
@@ -380,8 +391,9 @@ pub fn run(g: &Globals, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32>
     Ok(code)
 }
 
-fn start_or_undo(c: &Created) -> Result<()> {
-    if let Err(e) = start_created(&c.dir, &c.saved, Some(&c.spec)) {
+fn start_or_undo(c: &mut Created) -> Result<()> {
+    let reader = c.fifo_reader.take();
+    if let Err(e) = start_created(&c.dir, &c.saved, Some(&c.spec), reader) {
         kill_everything(&c.saved);
         let _ = linux::process::try_wait(c.pid);
         let _ = destroy(&c.dir, &c.saved, Some(&c.spec));
