@@ -9,11 +9,13 @@ use crate::error::{Context, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
-    /// parent → child: the id maps are written and the child is in its cgroup.
+    /// parent → child: the id maps are written and the cgroup is ready to join.
     Continue,
-    /// child → parent: mounts are done; run prestart/createRuntime hooks now.
+    /// child → parent: mounts are done; run prestart/createRuntime hooks now (sent only
+    /// when the config has such hooks).
     MountsReady,
-    /// parent → child: hooks ran; carries the state JSON for createContainer hooks.
+    /// parent → child: hooks ran (or there are none, and it follows `Continue` at once);
+    /// carries the state JSON for createContainer hooks.
     Go(String),
     /// child → parent: set-up finished, waiting on the exec fifo.
     Created,

@@ -306,13 +306,10 @@ pub fn create_container(
         None
     };
     // Without prestart/createRuntime hooks nothing happens between the init's mounts and
-    // its `go`: send `go` now, so the init never stops for that round trip (one wake-up of
-    // each side less on a busy machine). The state it carries does not depend on the mounts.
-    #[allow(deprecated)]
-    let runtime_hooks = spec
-        .hooks()
-        .as_ref()
-        .is_some_and(|h| h.prestart().is_some() || h.create_runtime().is_some());
+    // its `go`: send `go` now and wait for no `mounts-ready`, so neither side stops for that
+    // round trip (two cross-CPU wake-ups less). The state it carries does not depend on the
+    // mounts.
+    let runtime_hooks = spec::has_runtime_hooks(&spec);
     let saved = Saved {
         id: id.to_string(),
         oci_version: spec.version().clone(),
@@ -345,8 +342,8 @@ pub fn create_container(
             _ => {}
         }
     }
-    wait_for(&mut parent_ch, Msg::MountsReady).map_err(|e| how_init_died(&mut undo, pid, e))?;
     if runtime_hooks {
+        wait_for(&mut parent_ch, Msg::MountsReady).map_err(|e| how_init_died(&mut undo, pid, e))?;
         if let Some(h) = spec.hooks() {
             #[allow(deprecated)]
             hooks::run_all("prestart", h.prestart().as_ref(), &state_json)?;

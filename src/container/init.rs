@@ -271,7 +271,9 @@ fn setup(
     }
     join_late_cgroups(ctx, ch, &mut late)?;
 
-    ch.send(&Msg::MountsReady)?;
+    if crate::spec::has_runtime_hooks(spec) {
+        ch.send(&Msg::MountsReady)?;
+    }
     let state_json = match expect(ch, "prestart hooks")? {
         Msg::Go(s) => s,
         m => return Err(Error::failed("handshake", format!("unexpected {m:?}"))),

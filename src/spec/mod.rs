@@ -230,6 +230,15 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
 }
 
 /// Every hook list with its spec name, in lifecycle order.
+/// Whether the runtime runs hooks of its own between the init's mounts and its `go`
+/// (prestart, createRuntime): only then does the init report its mounts done and wait.
+#[allow(deprecated)]
+pub fn has_runtime_hooks(spec: &Spec) -> bool {
+    spec.hooks()
+        .as_ref()
+        .is_some_and(|h| h.prestart().is_some() || h.create_runtime().is_some())
+}
+
 pub fn hook_lists(h: &Hooks) -> Vec<(&'static str, &Vec<Hook>)> {
     #[allow(deprecated)]
     let all = [
