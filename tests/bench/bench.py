@@ -582,8 +582,8 @@ class Bench:
             self.notes.append(
                 "`reno@ro` is the same binary on a read-only mount, as on a device's read-only "
                 "root: its /proc/self/exe can't be written already, so it skips the CVE-2019-5736 "
-                "re-exec through a private read-only overlayfs that `reno` (on a writable disk, "
-                "like the peers) pays for.")
+                "protection that `reno` (on a writable disk, like the peers) pays for: remapping "
+                "its image in place from a read-only bind of its binary.")
         reno = next((rt.binary for rt in self.rts if rt.kind == "reno"), None)
         if reno:
             import hashlib
