@@ -357,6 +357,30 @@ fn hooks_run_in_order_with_state_on_stdin() {
     );
 }
 
+/// runtime-spec: poststart hooks run after the container's program is executed. A slow
+/// startContainer hook keeps the init from its execve for a while; the poststart hook must
+/// still find the container's pid running `sleep`, not reno's init.
+#[test]
+fn poststart_runs_after_the_program_is_executed() {
+    require_root!();
+    let mut b = Bundle::new("poststart-exec");
+    let log = b.dir.join("poststart.log");
+    b.config["hooks"] = json!({
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "sleep 0.3"]}],
+        "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", format!(
+            "read -r s; pid=$(echo \"$s\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); cat /proc/$pid/comm > {}",
+            log.display())]}],
+    });
+    b.args(&["sleep", "5"]);
+    let o = b.create();
+    assert!(o.status.success(), "create: {}", stderr(&o));
+    let o = b.reno(&["start", &b.id]);
+    assert!(o.status.success(), "start: {}", stderr(&o));
+    let comm = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = b.reno(&["delete", "--force", &b.id]);
+    assert_eq!(comm.trim(), "sleep", "the poststart hook saw the init as {comm:?}");
+}
+
 #[test]
 fn failing_or_slow_hook_aborts_create_and_leaves_nothing() {
     require_root!();

@@ -659,7 +659,9 @@ fn wait_and_exec(ctx: &InitCtx, r: Ready) -> Result<Infallible> {
     )
     .ctx("open exec fifo for writing")?;
     rustix::io::write(&fifo, b"0").ctx("write exec fifo")?;
-    drop(fifo);
+    // `fifo` stays open to the execve, which closes it (O_CLOEXEC): its hang-up tells
+    // `start` the program is executed, so poststart hooks run after that (runtime-spec),
+    // not side by side with the rest of this set-up.
     // Past the fifo: remove it ourselves too, so a `start` killed between its read and its
     // unlink can't leave the container looking "created" (and the next start waiting on a
     // fifo nobody will write again). Best effort: a non-root user may not be allowed to.

@@ -74,18 +74,41 @@ fn start_created(
             "cannot start a container without process (config.json has none)".into(),
         ));
     }
-    release_init(dir, saved, fifo_reader)?;
+    let fifo = release_init(dir, saved, fifo_reader)?;
     if let Some(h) = spec.and_then(|s| s.hooks().as_ref()) {
+        if h.poststart().is_some() {
+            wait_for_exec(&fifo, saved);
+        }
         let json = state::to_json(saved, Status::Running).to_string();
         hooks::run_all_warn("poststart", h.poststart().as_ref(), &json);
     }
     Ok(())
 }
 
+/// Until the init has executed the container's program (or is gone): it holds the fifo's
+/// write end open to its execve, so the fifo hangs up then.
+fn wait_for_exec(fifo: &OwnedFd, saved: &Saved) {
+    let ts = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 5_000_000,
+    };
+    loop {
+        let mut fds = [rustix::event::PollFd::new(
+            fifo,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(n) if n > 0 && fds[0].revents().contains(rustix::event::PollFlags::HUP) => return,
+            _ if !linux::process::is_alive(saved.pid, saved.start_time) => return,
+            _ => {}
+        }
+    }
+}
+
 /// Open the fifo for reading (which completes the init's blocking open for writing; `run`
 /// opened it already), take its one byte, remove the fifo: from then on the container
 /// counts as running.
-fn release_init(dir: &Path, saved: &Saved, opened: Option<OwnedFd>) -> Result<()> {
+fn release_init(dir: &Path, saved: &Saved, opened: Option<OwnedFd>) -> Result<OwnedFd> {
     let path = dir.join(state::FIFO);
     let fd = match opened {
         Some(fd) => fd,
@@ -130,7 +153,7 @@ fn release_init(dir: &Path, saved: &Saved, opened: Option<OwnedFd>) -> Result<()
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).ctx_path("remove exec fifo", &path)
         }
-        _ => Ok(()),
+        _ => Ok(fd),
     }
 }
 
