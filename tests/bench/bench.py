@@ -957,6 +957,10 @@ class Bench:
             floor_args = ["--proc-cgroups"] if kind == "cgroup" else []
             groups[f"run {kind}"] = [("floor", f"run {kind}", P(self.m_floor, floor_args,
                                                                 "run cgroup" if kind == "cgroup" else "run base"))]
+            if kind == "base":
+                # The floor doing the default config's mounts too: its kernel share.
+                groups["run base"].append(("floor", "run mounts",
+                                           P(self.m_floor, ["--config-mounts"], "run mounts")))
             groups[f"run {kind}"] += [(rt.label, f"run {kind}", P(self.m_run, rt, kind)) for rt in self.rts]
             groups[f"cycle {kind}"] = [(rt.label, f"cycle {kind}", P(self.m_cycle, rt, kind))
                                        for rt in self.rts]
@@ -1084,6 +1088,7 @@ def main():
 ROWS = [
     # metric key, row title, unit, floor reference metric (None: no ratio to floor)
     ("run base", "`run` /bin/true (whole lifecycle)", "ms", "run base"),
+    ("run base ÷ mounts", "  the same against a floor that also makes the config's mounts (/dev and its nodes, devpts, shm, mqueue, sysfs, cgroup binds, masked and read-only paths, read-only root), /proc and cgroups", "ms", "run mounts"),
     ("cpu base", "  CPU time of all its processes (user+sys)", "ms", "cpu base"),
     ("create base", "  `create`", "ms", "run base"),
     ("start base", "  `start`", "ms", "run base"),
@@ -1128,6 +1133,10 @@ def fmt(v, unit):
 
 CHECK_ROW = {"cgroup": ("memory", "pids"), "seccomp": ("seccomp",)}
 
+# Rows that show another row's samples against another floor: the floor column shows that
+# floor (the row's reference metric).
+ALIAS = {"run base ÷ mounts": "run base"}
+
 
 def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, elapsed, checks):
     cols = ["floor"] + [rt.label for rt in rts]
@@ -1144,7 +1153,8 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
     out.append("")
     out.append("Cell: **median** [min] ×fastest peer's median · ×floor's median. "
                "Times in ms unless the row says s; `floor` column, cgroup and cold rows: the floor with "
-               "/proc mount + create/join/remove 8 v1 cgroups. Cold rows: each sample after "
+               "/proc mount + create/join/remove 8 v1 cgroups; the mounts row: that floor also making "
+               "every other mount of the config (`floor --config-mounts`). Cold rows: each sample after "
                f"{a.idle:g} s of idle, as one start on a quiet machine sees it (back to back, "
                "runs share the kernel's RCU grace periods).")
     out.append("")
@@ -1154,16 +1164,17 @@ def render(a, rts, samples, errors, sizes, notes, skips, load_start, load_end, e
         if key.startswith("many"):
             title = title.replace("N×", f"{a.many}×")
         cells = []
-        pm = [med(p, key) for p in peers if med(p, key) is not None]
+        pm = [med(p, ALIAS.get(key, key)) for p in peers if med(p, ALIAS.get(key, key)) is not None]
         best_peer = min(pm) if pm else None
         if fref == "many":
             fr = floor_run * a.many if floor_run else None
         else:
             fr = med("floor", fref)
         for c in cols:
-            v = samples.get((c, key))
+            skey = (fref if c == "floor" else ALIAS[key]) if key in ALIAS else key
+            v = samples.get((c, skey))
             if not v:
-                cells.append("FAIL" if (c, _task_of(key)) in errors else "–")
+                cells.append("FAIL" if (c, _task_of(skey)) in errors else "–")
                 continue
             m, lo = statistics.median(v), min(v)
             s = f"**{fmt(m, unit)}** [{fmt(lo, unit)}]"

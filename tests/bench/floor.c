@@ -2,7 +2,8 @@
  * The floor: the least a runtime must do to run a program in a container, so
  * that every runtime's figure can be read as "how far above the floor".
  *
- *   floor ROOTFS [--proc-cgroups] [CMD ARG...]   (CMD: /bin/true by default)
+ *   floor ROOTFS [--proc-cgroups|--config-mounts] [CMD ARG...]
+ *                                                (CMD: /bin/true by default)
  *
  *   without options  clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET), make / private,
  *                    bind ROOTFS, pivot_root, execve. Where / is an initramfs
@@ -19,6 +20,16 @@
  *                    a pure cgroup v2 host (tests/vm's booted kernels) one
  *                    directory, cloned into (clone3 CLONE_INTO_CGROUP), as reno
  *                    does.
+ *   --config-mounts  as --proc-cgroups, plus every other mount `runc spec`'s
+ *                    default config asks for, the cheapest way: /dev (tmpfs, the
+ *                    6 device nodes and 5 links), /dev/pts, /dev/shm, /dev/mqueue,
+ *                    /sys (ro), /sys/fs/cgroup (a tmpfs with a bind of the
+ *                    container's cgroup per hierarchy, made read-only in one
+ *                    mount_setattr; v2: a bind of its directory), the masked
+ *                    paths (/dev/null or a read-only tmpfs over each), the
+ *                    read-only paths (bind + remount) and the read-only root: the
+ *                    kernel's share of the default config, without which a
+ *                    runtime's figure for it can't be read against the floor.
  *
  * Build: musl-gcc -static -O2 -o floor floor.c   (tests/bench/run does it;
  *        tests/vm/run builds it with gcc -static for the booted x86_64 kernel)
@@ -35,6 +46,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,7 +71,9 @@ static const char *const hierarchies[] = {
 #define NH (sizeof(hierarchies) / sizeof(hierarchies[0]))
 
 static const char *rootfs;
-static int with_proc_cgroups;
+static int with_proc_cgroups, config_mounts;
+static char cgroup_dirs[NH][256]; /* the container's, for the /sys/fs/cgroup binds */
+static size_t n_cgroup_dirs;
 static int v2; /* a pure cgroup v2 host */
 static int tasks_fds[NH];
 static char **command;
@@ -69,6 +83,111 @@ static void die(const char *what, const char *arg, int code)
 {
 	fprintf(stderr, "floor: %s %s: %s\n", what, arg ? arg : "", strerror(errno));
 	_exit(code);
+}
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+struct mount_attr_arg {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+static void mnt(const char *src, const char *rel, const char *type, unsigned long flags,
+		const char *data)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s%s", rootfs, rel);
+	if (mount(src, path, type, flags, data))
+		die("mount on", path, 120);
+}
+
+static void mkdir_in(const char *rel)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s%s", rootfs, rel);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		die("mkdir", path, 121);
+}
+
+/* The default config's file systems, under ROOTFS before the root switch. */
+static void mount_config_fs(void)
+{
+	static const struct { const char *name; unsigned maj, min; } devs[] = {
+		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+		{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+	};
+	static const char *const links[][2] = {
+		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
+	};
+	char path[4096];
+	int dev;
+	mnt("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+	snprintf(path, sizeof path, "%s/dev", rootfs);
+	if ((dev = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die("open", path, 122);
+	for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++)
+		if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)))
+			die("mknod", devs[i].name, 123);
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (symlinkat(links[i][0], dev, links[i][1]))
+			die("symlink", links[i][1], 124);
+	close(dev);
+	mkdir_in("/dev/pts");
+	mnt("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	    "newinstance,ptmxmode=0666,mode=0620,gid=5");
+	mkdir_in("/dev/shm");
+	mnt("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+	mkdir_in("/dev/mqueue");
+	mnt("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
+	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
+	if (v2) {
+		mnt(cgroup_dirs[0], "/sys/fs/cgroup", NULL, MS_BIND, NULL);
+	} else {
+		mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=755");
+		for (size_t i = 0; i < n_cgroup_dirs; i++) {
+			char rel[300];
+			snprintf(rel, sizeof rel, "/sys/fs/cgroup/%s", hierarchies[i]);
+			mkdir_in(rel);
+			mnt(cgroup_dirs[i], rel, NULL, MS_BIND, NULL);
+		}
+	}
+	struct mount_attr_arg ro = {
+		.attr_set = 1 | 2 | 4 | 8, /* MOUNT_ATTR_RDONLY | NOSUID | NODEV | NOEXEC */
+	};
+	snprintf(path, sizeof path, "%s/sys/fs/cgroup", rootfs);
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &ro, sizeof ro))
+		die("mount_setattr read-only", path, 125);
+}
+
+/* After the root switch: masked and read-only paths, then the read-only root. */
+static void mask_and_protect(void)
+{
+	static const char *const masked[] = {
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+		"/proc/scsi",
+	};
+	static const char *const readonly[] = {
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	};
+	for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+		if (mount("/dev/null", masked[i], NULL, MS_BIND, NULL) == 0 || errno == ENOENT)
+			continue;
+		if (errno != ENOTDIR || mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, NULL))
+			die("mask", masked[i], 126);
+	}
+	for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
+		if (mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL)) {
+			if (errno == ENOENT)
+				continue;
+			die("bind", readonly[i], 127);
+		}
+		if (mount(NULL, readonly[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL))
+			die("remount read-only", readonly[i], 127);
+	}
+	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL))
+		die("remount / read-only", NULL, 128);
 }
 
 static int child(void *arg)
@@ -88,6 +207,8 @@ static int child(void *arg)
 		if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 			die("mount proc on", path, 104);
 	}
+	if (config_mounts)
+		mount_config_fs();
 	if (chdir(rootfs))
 		die("chdir", rootfs, 105);
 	if (syscall(SYS_pivot_root, ".", ".") == 0) {
@@ -102,6 +223,8 @@ static int child(void *arg)
 	} else {
 		die("pivot_root", rootfs, 106);
 	}
+	if (config_mounts)
+		mask_and_protect();
 	char *envp[] = {"PATH=/bin", NULL};
 	execve(command[0], command, envp);
 	die("execve", command[0], 108);
@@ -137,11 +260,12 @@ int main(int argc, char **argv)
 	pid_t c;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: floor ROOTFS [--proc-cgroups] [CMD ARG...]\n");
+		fprintf(stderr, "usage: floor ROOTFS [--proc-cgroups|--config-mounts] [CMD ARG...]\n");
 		return 2;
 	}
 	rootfs = argv[1];
-	with_proc_cgroups = argc > 2 && !strcmp(argv[2], "--proc-cgroups");
+	config_mounts = argc > 2 && !strcmp(argv[2], "--config-mounts");
+	with_proc_cgroups = config_mounts || (argc > 2 && !strcmp(argv[2], "--proc-cgroups"));
 	command = argc > 2 + with_proc_cgroups ? argv + 2 + with_proc_cgroups : default_command;
 	v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
 
@@ -176,6 +300,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	for (i = 0; i < ndirs; i++)
+		memcpy(cgroup_dirs[i], dirs[i], sizeof cgroup_dirs[i]);
+	n_cgroup_dirs = ndirs;
 	if (v2_fd >= 0) {
 		struct clone3_args a = {
 			.flags = NS_FLAGS | CLONE_INTO_CGROUP,
