@@ -2,13 +2,15 @@
  * The floor: the least a runtime must do to run a program in a container, so
  * that every runtime's figure can be read as "how far above the floor".
  *
- *   floor ROOTFS [--proc-cgroups|--config-mounts] [CMD ARG...]
+ *   floor ROOTFS [--no-netns] [--proc-cgroups|--config-mounts] [CMD ARG...]
  *                                                (CMD: /bin/true by default)
  *
  *   without options  clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET), make / private,
  *                    bind ROOTFS, pivot_root, execve. Where / is an initramfs
  *                    (pivot_root: EINVAL) it moves ROOTFS onto / and chroots
  *                    instead, as reno does there.
+ *   --no-netns       no new network namespace: for containers that share the
+ *                    host's network (tests/vm's services).
  *   --proc-cgroups   as above, plus: mount /proc in the container, and create +
  *                    join + remove the container's cgroup (what runtimes do for a
  *                    container). On cgroup v1 (this host: hybrid) one in each of
@@ -52,6 +54,7 @@
 #include <unistd.h>
 
 #define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+static unsigned long ns_flags = NS_FLAGS;
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
@@ -260,13 +263,23 @@ int main(int argc, char **argv)
 	pid_t c;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: floor ROOTFS [--proc-cgroups|--config-mounts] [CMD ARG...]\n");
+		fprintf(stderr, "usage: floor ROOTFS [--no-netns] [--proc-cgroups|--config-mounts] [CMD ARG...]\n");
 		return 2;
 	}
 	rootfs = argv[1];
-	config_mounts = argc > 2 && !strcmp(argv[2], "--config-mounts");
-	with_proc_cgroups = config_mounts || (argc > 2 && !strcmp(argv[2], "--proc-cgroups"));
-	command = argc > 2 + with_proc_cgroups ? argv + 2 + with_proc_cgroups : default_command;
+	for (i = 2; i < (size_t)argc && !strncmp(argv[i], "--", 2); i++) {
+		if (!strcmp(argv[i], "--no-netns"))
+			ns_flags &= ~(unsigned long)CLONE_NEWNET;
+		else if (!strcmp(argv[i], "--config-mounts"))
+			config_mounts = with_proc_cgroups = 1;
+		else if (!strcmp(argv[i], "--proc-cgroups"))
+			with_proc_cgroups = 1;
+		else {
+			fprintf(stderr, "floor: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	command = i < (size_t)argc ? argv + i : default_command;
 	v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
 
 	if (with_proc_cgroups && v2) {
@@ -305,7 +318,7 @@ int main(int argc, char **argv)
 	n_cgroup_dirs = ndirs;
 	if (v2_fd >= 0) {
 		struct clone3_args a = {
-			.flags = NS_FLAGS | CLONE_INTO_CGROUP,
+			.flags = ns_flags | CLONE_INTO_CGROUP,
 			.exit_signal = SIGCHLD,
 			.cgroup = (uint64_t)v2_fd,
 		};
@@ -314,7 +327,7 @@ int main(int argc, char **argv)
 			_exit(child(NULL));
 		close(v2_fd);
 	} else {
-		c = clone(child, stack + sizeof stack, NS_FLAGS | SIGCHLD, NULL);
+		c = clone(child, stack + sizeof stack, (int)ns_flags | SIGCHLD, NULL);
 		if (with_proc_cgroups)
 			for (i = 0; i < NH; i++)
 				close(tasks_fds[i]);

@@ -397,9 +397,9 @@ class Perf(Scenario):
     containers. The first of each pays for cold caches (under TCG, translating code run for
     the first time), the second is what a later start or a restart costs. PID 1 also runs
     tests/bench/floor.c (built here with gcc -static on x86_64, zig cc elsewhere) twice each
-    way: the kernel's own share of a container (new namespaces, move + chroot, exec), without
-    and with /proc and a cgroup v2 directory, so the container's figure splits into kernel and
-    reno."""
+    way: the kernel's own share of a container (the services' namespaces, move + chroot,
+    exec), without and with /proc and a cgroup v2 directory, so the container's figure splits
+    into kernel and reno."""
 
     FLOOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "floor.c")
     PROBE = re.compile(r"reno-init: probe (\S+?)( again)?: fork\+exec to first output ([\d.]+) ms")
@@ -437,8 +437,9 @@ class Perf(Scenario):
         if r.returncode != 0:
             self.floor_skip = f"{' '.join(cc[-4:])} floor.c failed: {r.stderr.strip()[-300:]}"
             return []
-        return ["reno.probe=/floor,/bundles/rootfs,/bin/echo,reno-probe",
-                "reno.probe=/floor,/bundles/rootfs,--proc-cgroups,/bin/echo,reno-probe"]
+        # The services' namespaces (Bundle.config): no network namespace.
+        return ["reno.probe=/floor,/bundles/rootfs,--no-netns,/bin/echo,reno-probe",
+                "reno.probe=/floor,/bundles/rootfs,--no-netns,--proc-cgroups,/bin/echo,reno-probe"]
 
     def probes(self, console):
         """{kind: [cold ms, warm ms]}: kind "bare", "floor" or "floor+pc"."""
