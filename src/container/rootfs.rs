@@ -399,8 +399,21 @@ const DEFAULT_DEVICES: &[(&str, u32, u32, u32)] = &[
 /// Create the default devices and `linux.devices`; mknod where allowed, otherwise bind the
 /// host's node (user namespaces), then the /dev symlinks and ptmx.
 pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    // mknod with no umask makes the exact mode: no chmod after each node (see make_device).
+    let umask = rustix::process::umask(Mode::empty());
+    let r = make_devices(root, devices, in_userns);
+    rustix::process::umask(umask);
+    r?;
+    dev_links(root)
+}
+
+fn make_devices(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+    let me = Owner {
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
+    };
     // The directory of the last device made, kept open for the next one (usually /dev).
-    let mut dir: Option<(PathBuf, OwnedFd)> = None;
+    let mut dir: Option<DevDir> = None;
     for &(path, major, minor, mode) in DEFAULT_DEVICES {
         if devices.iter().any(|d| d.path() == Path::new(path)) {
             continue;
@@ -413,8 +426,8 @@ pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Res
             major,
             minor,
             mode,
-            0,
-            0,
+            Owner { uid: 0, gid: 0 },
+            me,
             in_userns,
         )?;
     }
@@ -442,11 +455,19 @@ pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Res
             d.major() as u32,
             d.minor() as u32,
             mode,
-            d.uid().unwrap_or(0),
-            d.gid().unwrap_or(0),
+            Owner {
+                uid: d.uid().unwrap_or(0),
+                gid: d.gid().unwrap_or(0),
+            },
+            me,
             in_userns,
         )?;
     }
+    Ok(())
+}
+
+/// The /dev symlinks and ptmx.
+fn dev_links(root: &Rootfs) -> Result<()> {
     let dev = open_in_root(
         &root.fd,
         Path::new("/dev"),
@@ -475,17 +496,33 @@ pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Res
     Ok(())
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    uid: u32,
+    gid: u32,
+}
+
+/// A directory devices are made in: its path in the rootfs, an fd, and whether it is
+/// set-group-ID (new nodes then take its group, not ours).
+struct DevDir {
+    parent: PathBuf,
+    fd: OwnedFd,
+    setgid: bool,
+}
+
+/// One node, made with the umask at 0 (`setup_dev`): chmod only for the set-ID and sticky
+/// bits mknod may drop, chown only when the owner is not who we are.
 #[allow(clippy::too_many_arguments)]
 fn make_device(
     root: &Rootfs,
-    dir_cache: &mut Option<(PathBuf, OwnedFd)>,
+    dir_cache: &mut Option<DevDir>,
     path: &Path,
     ft: FileType,
     major: u32,
     minor: u32,
     mode: u32,
-    uid: u32,
-    gid: u32,
+    owner: Owner,
+    me: Owner,
     in_userns: bool,
 ) -> Result<()> {
     let rel = crate::linux::fs::relative(path);
@@ -504,20 +541,27 @@ fn make_device(
             format!("linux.devices: {} is not under /dev", path.display()),
         ));
     }
-    let dir = match dir_cache.take() {
-        Some((p, fd)) if p == parent => fd,
+    let cached = match dir_cache.take() {
+        Some(d) if d.parent == parent => d,
         _ => {
             let dir = mkdir_all_in_root(&root.fd, &parent).ctx_path("create device dir", path)?;
-            rustix::fs::openat(
+            let fd = rustix::fs::openat(
                 &dir,
                 ".",
                 OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .ctx_path("open device dir", path)?
+            .ctx_path("open device dir", path)?;
+            let setgid = rustix::fs::fstat(&fd)
+                .ctx_path("stat device dir", path)?
+                .st_mode
+                & 0o2000
+                != 0;
+            DevDir { parent, fd, setgid }
         }
     };
-    let dir = &dir_cache.insert((parent, dir)).1;
+    let cached = dir_cache.insert(cached);
+    let (dir, dir_setgid) = (&cached.fd, cached.setgid);
     let dev = rustix::fs::makedev(major, minor);
     let mknod = || {
         rustix::fs::mknodat(
@@ -548,22 +592,25 @@ fn make_device(
     };
     match made {
         Ok(()) => {
-            // mknod applies the umask; set the exact mode and owner.
-            rustix::fs::chmodat(
-                dir,
-                name.as_os_str(),
-                Mode::from_raw_mode(mode & 0o7777),
-                rustix::fs::AtFlags::empty(),
-            )
-            .ctx_path("chmod device", path)?;
-            rustix::fs::chownat(
-                dir,
-                name.as_os_str(),
-                Some(rustix::fs::Uid::from_raw(uid)),
-                Some(rustix::fs::Gid::from_raw(gid)),
-                rustix::fs::AtFlags::empty(),
-            )
-            .ctx_path("chown device", path)?;
+            if mode & 0o7000 != 0 {
+                rustix::fs::chmodat(
+                    dir,
+                    name.as_os_str(),
+                    Mode::from_raw_mode(mode & 0o7777),
+                    rustix::fs::AtFlags::empty(),
+                )
+                .ctx_path("chmod device", path)?;
+            }
+            if owner != me || dir_setgid {
+                rustix::fs::chownat(
+                    dir,
+                    name.as_os_str(),
+                    Some(rustix::fs::Uid::from_raw(owner.uid)),
+                    Some(rustix::fs::Gid::from_raw(owner.gid)),
+                    rustix::fs::AtFlags::empty(),
+                )
+                .ctx_path("chown device", path)?;
+            }
             Ok(())
         }
         Err(Errno::PERM) => {
