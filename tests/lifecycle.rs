@@ -378,7 +378,11 @@ fn poststart_runs_after_the_program_is_executed() {
     assert!(o.status.success(), "start: {}", stderr(&o));
     let comm = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = b.reno(&["delete", "--force", &b.id]);
-    assert_eq!(comm.trim(), "sleep", "the poststart hook saw the init as {comm:?}");
+    assert_eq!(
+        comm.trim(),
+        "sleep",
+        "the poststart hook saw the init as {comm:?}"
+    );
 }
 
 #[test]
