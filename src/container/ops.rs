@@ -99,6 +99,13 @@ fn wait_for_exec(fifo: &OwnedFd, saved: &Saved) {
         )];
         match rustix::event::poll(&mut fds, Some(&ts)) {
             Ok(n) if n > 0 && fds[0].revents().contains(rustix::event::PollFlags::HUP) => return,
+            // Readable without a hang-up: only bytes the init should not have written;
+            // take them (at end of file, the writer is gone) rather than spin on them.
+            Ok(n) if n > 0 => match rustix::io::read(fifo, &mut [0u8; 64]) {
+                Ok(0) => return,
+                Err(e) if e != rustix::io::Errno::AGAIN && e != rustix::io::Errno::INTR => return,
+                _ => {}
+            },
             _ if !linux::process::is_alive(saved.pid, saved.start_time) => return,
             _ => {}
         }
