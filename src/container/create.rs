@@ -193,13 +193,14 @@ pub fn create_container(
     let opened = Cgroup::open(&cg_path);
     let v1_after_clone = !g.rootless && !new_userns && opened.has_v1();
     let cg = if v1_after_clone {
-        undo.cgroup = Some(opened.clone());
-        opened.make_dirs(|h| h.v2)?;
         Some(opened)
     } else {
         super::userns::create_cgroup(&cg_path, g.rootless, linux_cfg)?
     };
     undo.cgroup = cg.clone();
+    if let (true, Some(cg)) = (v1_after_clone, &cg) {
+        cg.make_dirs(|h| h.v2)?;
+    }
     let time_offsets = if new_timens {
         Some(time_offsets(&spec))
     } else {
@@ -295,13 +296,7 @@ pub fn create_container(
     // Writable by the container's user, whoever that is (mkfifo applied our umask).
     rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622)).ctx_path("chmod exec fifo", &fifo)?;
     let fifo_reader = if then_start && spec.process().is_some() {
-        let fd = rustix::fs::open(
-            &fifo,
-            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ctx_path("open exec fifo", &fifo)?;
-        Some(fd)
+        Some(super::ops::open_fifo_reader(&fifo)?)
     } else {
         None
     };

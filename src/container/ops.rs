@@ -88,28 +88,51 @@ fn start_created(
 /// Until the init has executed the container's program (or is gone): it holds the fifo's
 /// write end open to its execve, so the fifo hangs up then.
 fn wait_for_exec(fifo: &OwnedFd, saved: &Saved) {
+    use rustix::event::PollFlags;
+    loop {
+        let events = poll_fifo(fifo);
+        if events.contains(PollFlags::HUP) {
+            return;
+        }
+        if events.contains(PollFlags::IN) {
+            // Readable without a hang-up: only bytes the init should not have written;
+            // take them (at end of file, the writer is gone) rather than spin on them.
+            match rustix::io::read(fifo, &mut [0u8; 64]) {
+                Ok(0) => return,
+                Err(e) if e != rustix::io::Errno::AGAIN && e != rustix::io::Errno::INTR => return,
+                _ => {}
+            }
+        } else if !linux::process::is_alive(saved.pid, saved.start_time) {
+            return;
+        }
+    }
+}
+
+/// What happened on the fifo within 5 ms: readable, hung up, or nothing (timeout, EINTR).
+fn poll_fifo(fifo: &OwnedFd) -> rustix::event::PollFlags {
+    let mut fds = [rustix::event::PollFd::new(
+        fifo,
+        rustix::event::PollFlags::IN,
+    )];
     let ts = rustix::time::Timespec {
         tv_sec: 0,
         tv_nsec: 5_000_000,
     };
-    loop {
-        let mut fds = [rustix::event::PollFd::new(
-            fifo,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, Some(&ts)) {
-            Ok(n) if n > 0 && fds[0].revents().contains(rustix::event::PollFlags::HUP) => return,
-            // Readable without a hang-up: only bytes the init should not have written;
-            // take them (at end of file, the writer is gone) rather than spin on them.
-            Ok(n) if n > 0 => match rustix::io::read(fifo, &mut [0u8; 64]) {
-                Ok(0) => return,
-                Err(e) if e != rustix::io::Errno::AGAIN && e != rustix::io::Errno::INTR => return,
-                _ => {}
-            },
-            _ if !linux::process::is_alive(saved.pid, saved.start_time) => return,
-            _ => {}
-        }
+    match rustix::event::poll(&mut fds, Some(&ts)) {
+        Ok(n) if n > 0 => fds[0].revents(),
+        _ => rustix::event::PollFlags::empty(),
     }
+}
+
+/// The exec fifo's read end, non-blocking: opening it never waits for the init, whose
+/// blocking open for writing it completes.
+pub(super) fn open_fifo_reader(path: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx_path("open exec fifo", path)
 }
 
 /// Open the fifo for reading (which completes the init's blocking open for writing; `run`
@@ -119,12 +142,7 @@ fn release_init(dir: &Path, saved: &Saved, opened: Option<OwnedFd>) -> Result<Ow
     let path = dir.join(state::FIFO);
     let fd = match opened {
         Some(fd) => fd,
-        None => rustix::fs::open(
-            &path,
-            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ctx_path("open exec fifo", &path)?,
+        None => open_fifo_reader(&path)?,
     };
     let mut buf = [0u8; 1];
     loop {
@@ -141,15 +159,7 @@ fn release_init(dir: &Path, saved: &Saved, opened: Option<OwnedFd>) -> Result<Ow
                         "cannot start a container that has stopped".into(),
                     ));
                 }
-                let mut fds = [rustix::event::PollFd::new(
-                    &fd,
-                    rustix::event::PollFlags::IN,
-                )];
-                let ts = rustix::time::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 5_000_000,
-                };
-                let _ = rustix::event::poll(&mut fds, Some(&ts));
+                poll_fifo(&fd);
             }
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::sys("read exec fifo", e).path(&path)),

@@ -266,7 +266,7 @@ fn remap_in_place() -> std::result::Result<(), Errno> {
     let view = read_only_view()?;
     // mmap wants a readable file; the view is O_PATH.
     let file = rustix::fs::open(
-        format!("/proc/self/fd/{}", view.as_raw_fd()),
+        linux::fs::fd_path(&view),
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
