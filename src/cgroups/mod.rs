@@ -69,6 +69,27 @@ pub(crate) fn hierarchies_once() -> Vec<Hierarchy> {
     ONCE.get_or_init(hierarchies).clone()
 }
 
+/// What the v2 hierarchy mounted at `mount` offers (its root's cgroup.controllers), read
+/// once per process: fixed once the host is up (init reads it before forking runtimes).
+fn root_offers(mount: &Path) -> String {
+    static ONCE: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
+    let read =
+        || crate::linux::fs::read_small(mount.join("cgroup.controllers")).unwrap_or_default();
+    match ONCE.get_or_init(|| (mount.to_path_buf(), read())) {
+        (m, offers) if m == mount => offers.clone(),
+        _ => read(),
+    }
+}
+
+/// Read now what every container start of this process, and of its forks, would read anew:
+/// the cgroup mounts and what the v2 root offers (init calls it once the early system is up).
+pub fn prewarm() {
+    let hs = hierarchies_once();
+    if let Some(h) = hs.iter().find(|h| h.v2) {
+        root_offers(&h.mount_point);
+    }
+}
+
 /// Every cgroup hierarchy mounted on the host (from /proc/self/mountinfo).
 pub fn hierarchies() -> Vec<Hierarchy> {
     let Ok(info) = crate::linux::fs::read_small("/proc/self/mountinfo") else {
@@ -250,11 +271,22 @@ impl Cgroup {
         // can't be enabled is only an error once a limit asks for it.
         let hs: Vec<Hierarchy> = self.dirs.iter().map(|(h, _)| h.clone()).collect();
         if layout(&hs) == Some(Layout::Unified) {
-            if let Some((m, _)) = self.v2() {
-                let offered =
-                    crate::linux::fs::read_small(m.join("cgroup.controllers")).unwrap_or_default();
-                let names: Vec<&'static str> = offered
-                    .split_whitespace()
+            if let Some((m, dir)) = self.v2() {
+                let offered = root_offers(m);
+                let wanted = || {
+                    offered.split_whitespace().filter(|c| {
+                        knob::static_name(if *c == "io" { "blkio" } else { c }).is_some()
+                    })
+                };
+                // The new directory lists what its parent hands down: all of it already
+                // (every start after the first; init hands everything down to /reno at
+                // boot) leaves nothing to walk.
+                let got = crate::linux::fs::read_small(dir.join("cgroup.controllers"))
+                    .unwrap_or_default();
+                if wanted().all(|c| got.split_whitespace().any(|g| g == c)) {
+                    return;
+                }
+                let names: Vec<&'static str> = wanted()
                     .filter_map(|c| knob::static_name(if c == "io" { "blkio" } else { c }))
                     .collect();
                 if let Err(e) = self.enable_v2(&names) {

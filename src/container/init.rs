@@ -415,6 +415,10 @@ fn switch_root(ctx: &InitCtx, rootfs: &Path) -> Result<()> {
     if ctx.no_pivot {
         return linux::mount::move_root(rootfs).ctx_path("switch root (move + chroot)", rootfs);
     }
+    if linux::mount::root_is_known_initramfs() {
+        log::debug!("pivot_root: / is the initramfs, falling back to move + chroot");
+        return linux::mount::move_root(rootfs).ctx_path("switch root (move + chroot)", rootfs);
+    }
     match linux::mount::pivot_into(rootfs) {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL) => {

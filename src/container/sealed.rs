@@ -41,6 +41,7 @@
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
@@ -58,6 +59,11 @@ const SEALS: SealFlags = SealFlags::SEAL
 const MARKER: &str = "_RENO_REEXECUTED";
 /// Set (to anything) by a user who wants step 2 skipped: re-execute as runc does.
 const REEXEC: &str = "RENO_REEXEC";
+
+/// This process's image is known to be protected (checked or made so). A fact of the memory
+/// image, not of a path: forks inherit it (init's runtimes skip the check, ~5 syscalls), an
+/// execve starts over without it.
+static KNOWN_PROTECTED: AtomicBool = AtomicBool::new(false);
 
 /// Why a binary can't be written through any handle on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +110,9 @@ pub enum Outcome {
 /// `state_root` is the second, hidden layer of the overlayfs (it needs two). Returns an
 /// error only if protection is impossible (it says why).
 pub fn reexec_protected(argv: &[OsString], state_root: &Path) -> Result<Outcome> {
+    if KNOWN_PROTECTED.load(Ordering::Relaxed) {
+        return Ok(Outcome::Already);
+    }
     let reexecuted = std::env::var_os(MARKER).is_some();
     if reexecuted {
         std::env::remove_var(MARKER);
@@ -113,6 +122,7 @@ pub fn reexec_protected(argv: &[OsString], state_root: &Path) -> Result<Outcome>
         if reexecuted {
             restore_name(argv);
         }
+        KNOWN_PROTECTED.store(true, Ordering::Relaxed);
         return Ok(Outcome::Already);
     }
     if reexecuted {
@@ -124,6 +134,7 @@ pub fn reexec_protected(argv: &[OsString], state_root: &Path) -> Result<Outcome>
     if std::env::var_os(REEXEC).is_none() {
         match remap_in_place() {
             Ok(()) => {
+                KNOWN_PROTECTED.store(true, Ordering::Relaxed);
                 log::debug!("reno's image now maps a read-only bind of itself (no re-exec)");
                 return Ok(Outcome::Remapped);
             }
@@ -245,6 +256,7 @@ fn through_overlay(exe: &std::fs::File, state_root: &Path) -> Result<OwnedFd> {
 /// to hand over): protected already, or remapped in place; else the error says why not.
 pub fn protect_in_place() -> Result<Outcome> {
     if self_protection().is_some() {
+        KNOWN_PROTECTED.store(true, Ordering::Relaxed);
         return Ok(Outcome::Already);
     }
     if std::env::var_os(REEXEC).is_some() {
@@ -254,7 +266,10 @@ pub fn protect_in_place() -> Result<Outcome> {
         ));
     }
     remap_in_place()
-        .map(|()| Outcome::Remapped)
+        .map(|()| {
+            KNOWN_PROTECTED.store(true, Ordering::Relaxed);
+            Outcome::Remapped
+        })
         .map_err(|e| Error::sys("remap reno in place from a read-only bind", e))
 }
 

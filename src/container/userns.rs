@@ -19,14 +19,18 @@ pub fn detect(flag: Option<&str>) -> bool {
     match flag {
         Some("true") => true,
         Some("false") => false,
-        _ => {
+        _ => *AUTO.get_or_init(|| {
             !rustix::process::geteuid().is_root()
                 || crate::linux::fs::read_small("/proc/self/uid_map")
                     .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
                     .unwrap_or(false)
-        }
+        }),
     }
 }
+
+/// `auto`'s answer, worked out once per process: init works it out before forking its
+/// runtimes, which share its credentials and user namespace (and skip reading uid_map).
+static AUTO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Write uid_map and gid_map of the init's new user namespace.
 ///

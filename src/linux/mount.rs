@@ -274,6 +274,19 @@ pub fn unmount_detach(target: &Path) -> Result<(), Errno> {
     rustix::mount::unmount(target, UnmountFlags::DETACH)
 }
 
+/// Init found its `/` to be the initramfs, which pivot_root can't leave (EINVAL): the
+/// containers of its forked runtimes go straight to move + chroot. Fixed for the life of
+/// the process (and its forks); false means "try pivot_root".
+static ROOT_IS_INITRAMFS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn note_root_is_initramfs() {
+    ROOT_IS_INITRAMFS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn root_is_known_initramfs() -> bool {
+    ROOT_IS_INITRAMFS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// pivot_root into `rootfs` without a put_old directory (runc's trick): pivot "." onto ".",
 /// then detach the old root that now sits on top.
 pub fn pivot_into(rootfs: &Path) -> Result<(), Errno> {
