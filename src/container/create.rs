@@ -51,6 +51,13 @@ impl Config {
     pub fn load(o: &CreateOpts) -> Result<Config> {
         state::validate_id(&o.id)?;
         let bundle = std::fs::canonicalize(&o.bundle).ctx_path("open bundle", &o.bundle)?;
+        if let Some(c) = super::preparsed::take(&bundle) {
+            log::debug!(
+                "{}: as parsed ahead by init, unchanged since",
+                c.path.display()
+            );
+            return Ok(c);
+        }
         let path = bundle.join("config.json");
         let bytes = std::fs::read(&path).ctx_path("read config", &path)?;
         let spec = spec::parse(&bytes).map_err(|e| e.path(&path))?;

@@ -11,6 +11,7 @@ pub mod init;
 pub mod lsm;
 mod notify;
 pub mod ops;
+pub mod preparsed;
 mod relay;
 pub mod rootfs;
 pub mod sealed;

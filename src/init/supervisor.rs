@@ -4,6 +4,8 @@
 //!
 //! One `poll` on the signalfd and the output pipes, with a timeout set by the nearest
 //! deadline (a backoff expiring, a stop timeout, the next watchdog feed): no busy polling.
+//! Idle work (parsing bundle configs ahead for the runtimes, `container::preparsed`) is done
+//! a piece at a time between polls that don't wait.
 
 use std::path::Path;
 
@@ -12,6 +14,7 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions};
 
+use crate::container::preparsed;
 use crate::error::{Context, Result};
 use crate::linux::signal::{self, SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use crate::linux::{signalfd, watchdog};
@@ -68,7 +71,13 @@ struct Unit {
     /// After a readiness timeout: when SIGTERM has had stopTimeoutSeconds and SIGKILL follows
     /// (a container's PID 1 without a TERM handler ignores SIGTERM).
     kill_at: Option<f64>,
+    /// Its config was parsed ahead (or that failed) since it last started.
+    preparse_tried: bool,
 }
+
+/// Configs parsed ahead at a time: each costs init ~15 kB of RSS while held (dropped when
+/// its unit starts), so only the next few starts (boot order, restarts in backoff) get one.
+const PREPARSED_MAX: usize = 4;
 
 pub struct Supervisor {
     board: Board,
@@ -107,6 +116,7 @@ impl Supervisor {
                 ready: false,
                 stopping: false,
                 kill_at: None,
+                preparse_tried: false,
             })
             .collect();
         let watchdog = match board.watchdog.mode {
@@ -158,9 +168,14 @@ impl Supervisor {
                 return a;
             }
             self.feed_watchdog(now);
-            let timeout = self
-                .next_deadline(now)
-                .map(|d| ((d - now).max(0.0) * 1000.0).ceil() as u64);
+            // Idle work pending: only look for events, then do one piece of it.
+            let idle_work = self.next_to_preparse();
+            let timeout = match idle_work {
+                None => self
+                    .next_deadline(now)
+                    .map(|d| ((d - now).max(0.0) * 1000.0).ceil() as u64),
+                Some(_) => Some(0),
+            };
             self.wait_events(timeout);
             if let Some(a) = self.handle_signals() {
                 log::info(&format!("{a:?} requested"));
@@ -168,6 +183,10 @@ impl Supervisor {
             }
             if let Some(a) = self.exhausted_action.take() {
                 return a;
+            }
+            if let Some(i) = idle_work {
+                self.units[i].preparse_tried = true;
+                preparsed::preparse(&self.board.containers[i].bundle);
             }
         }
     }
@@ -221,6 +240,32 @@ impl Supervisor {
         self.exhausted_action.take()
     }
 
+    /// Whether a unit other than `except` with `bundle` is waiting to start (for
+    /// dependencies or a backoff).
+    fn will_start(&self, bundle: &Path, except: usize) -> bool {
+        let mut units = self.units.iter().zip(&self.board.containers).enumerate();
+        units.any(|(j, (u, c))| {
+            j != except
+                && matches!(u.state, State::Waiting | State::Backoff { .. })
+                && c.bundle == bundle
+        })
+    }
+
+    /// The next unit whose config to parse ahead (`container::preparsed`): the first in
+    /// start order that is still to start, not tried since it last started, and not in the
+    /// cache, while the cache holds fewer than `PREPARSED_MAX`.
+    fn next_to_preparse(&self) -> Option<usize> {
+        if preparsed::len() >= PREPARSED_MAX {
+            return None;
+        }
+        self.order.iter().copied().find(|&i| {
+            let u = &self.units[i];
+            matches!(u.state, State::Waiting | State::Backoff { .. })
+                && !u.preparse_tried
+                && !preparsed::holds(&self.board.containers[i].bundle)
+        })
+    }
+
     fn gave_up_dependency(&self, i: usize) -> Option<String> {
         self.board.containers[i]
             .depends_on
@@ -255,6 +300,11 @@ impl Supervisor {
         }
         match launch::spawn(args) {
             Ok((pid, out)) => {
+                // The runtime has its copy: keep ours only for other units still to start.
+                self.units[i].preparse_tried = false;
+                if !self.will_start(&c.bundle, i) {
+                    preparsed::forget(&c.bundle);
+                }
                 let u = &mut self.units[i];
                 u.state = State::Running {
                     pid: pid.as_raw_nonzero().get(),
