@@ -271,7 +271,11 @@ fn symlinked_mount_destination_stays_inside_rootfs() {
 fn masked_and_readonly_paths() {
     require_root!();
     let mut b = Bundle::new("mask");
-    // /proc/keys and /proc/timer_list exist on this kernel (kcore does not).
+    // /proc/keys and /proc/timer_list exist on this kernel (kcore does not). A path under
+    // a file is as missing as a path that isn't there (ENOTDIR for both masking mounts).
+    if let Some(m) = b.config["linux"]["maskedPaths"].as_array_mut() {
+        m.push(json!("/proc/keys/below-a-file"));
+    }
     b.sh("wc -c < /proc/keys; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-writable; grep -E ' /proc/(sys|keys) ' /proc/self/mountinfo");
     let out = b.run_ok();
     let mut lines = out.lines();

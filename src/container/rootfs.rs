@@ -164,14 +164,19 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
             ..e
         })?;
     } else {
-        if typ == "proc" || typ == "sysfs" {
+        let checked = if typ == "proc" || typ == "sysfs" {
             ordinary_dir(&ctx.root.fd, &dest).map_err(|e| {
                 target_err(e).detail(format!(
                     "{typ} must be mounted on an ordinary directory (not a symlink or a file)"
                 ))
-            })?;
-        }
-        let target = mkdir_all_in_root(&ctx.root.fd, &dest).map_err(target_err)?;
+            })?
+        } else {
+            None
+        };
+        let target = match checked {
+            Some(dir) => dir,
+            None => mkdir_all_in_root(&ctx.root.fd, &dest).map_err(target_err)?,
+        };
         let src = mnt
             .source()
             .as_ref()
@@ -209,14 +214,14 @@ pub fn mount_entry(ctx: &MountCtx, mnt: &Mount, tree: Option<&OwnedFd>) -> Resul
 /// A proc or sysfs destination that exists must be a directory itself, not a symlink to
 /// one (runc's rule): an image whose /proc points elsewhere would have the real procfs
 /// mounted where it chose (over its own root, or a decoy tree) and the masks applied
-/// through its links.
-fn ordinary_dir(root: &OwnedFd, dest: &Path) -> std::result::Result<(), Errno> {
+/// through its links. Returns the directory (O_PATH) when it exists, to mount on.
+fn ordinary_dir(root: &OwnedFd, dest: &Path) -> std::result::Result<Option<OwnedFd>, Errno> {
     match open_in_root(root, dest, OFlags::PATH | OFlags::NOFOLLOW) {
         Ok(fd) => match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
-            FileType::Directory => Ok(()),
+            FileType::Directory => Ok(Some(fd)),
             _ => Err(Errno::NOTDIR),
         },
-        Err(Errno::NOENT) => Ok(()),
+        Err(Errno::NOENT) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -403,11 +408,11 @@ pub fn setup_dev(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Res
     let umask = rustix::process::umask(Mode::empty());
     let r = make_devices(root, devices, in_userns);
     rustix::process::umask(umask);
-    r?;
-    dev_links(root)
+    dev_links(root, r?)
 }
 
-fn make_devices(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Result<()> {
+/// Returns the directory of the last node made (usually /dev), still open.
+fn make_devices(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Result<Option<DevDir>> {
     let me = Owner {
         uid: rustix::process::geteuid().as_raw(),
         gid: rustix::process::getegid().as_raw(),
@@ -463,17 +468,20 @@ fn make_devices(root: &Rootfs, devices: &[LinuxDevice], in_userns: bool) -> Resu
             in_userns,
         )?;
     }
-    Ok(())
+    Ok(dir)
 }
 
-/// The /dev symlinks and ptmx.
-fn dev_links(root: &Rootfs) -> Result<()> {
-    let dev = open_in_root(
-        &root.fd,
-        Path::new("/dev"),
-        OFlags::DIRECTORY | OFlags::RDONLY,
-    )
-    .ctx("open /dev")?;
+/// The /dev symlinks and ptmx, in `last` if that is /dev (`make_devices`).
+fn dev_links(root: &Rootfs, last: Option<DevDir>) -> Result<()> {
+    let dev = match last {
+        Some(d) if d.parent == Path::new("dev") => d.fd,
+        _ => open_in_root(
+            &root.fd,
+            Path::new("/dev"),
+            OFlags::DIRECTORY | OFlags::RDONLY,
+        )
+        .ctx("open /dev")?,
+    };
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -485,15 +493,27 @@ fn dev_links(root: &Rootfs) -> Result<()> {
             Err(e) => return Err(Error::sys("create /dev symlink", e).path(format!("/dev/{link}"))),
         }
     }
-    if rustix::fs::statat(&dev, "kcore", rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_err()
-        && Path::new("/proc/kcore").exists()
-    {
+    // As runc: /dev/core where the kernel has /proc/kcore (one already there stays).
+    if kernel_has_kcore() {
         let _ = rustix::fs::symlinkat("/proc/kcore", &dev, "core");
     }
-    // /dev/ptmx → pts/ptmx, replacing whatever the image had.
-    let _ = rustix::fs::unlinkat(&dev, "ptmx", rustix::fs::AtFlags::empty());
-    rustix::fs::symlinkat("pts/ptmx", &dev, "ptmx").ctx_path("create /dev/ptmx", "/dev/ptmx")?;
-    Ok(())
+    // /dev/ptmx → pts/ptmx, replacing whatever the image had (a fresh /dev has nothing).
+    let ptmx = || rustix::fs::symlinkat("pts/ptmx", &dev, "ptmx");
+    match ptmx() {
+        Err(Errno::EXIST) => {
+            let _ = rustix::fs::unlinkat(&dev, "ptmx", rustix::fs::AtFlags::empty());
+            ptmx()
+        }
+        r => r,
+    }
+    .ctx_path("create /dev/ptmx", "/dev/ptmx")
+}
+
+/// Whether /proc/kcore exists (CONFIG_PROC_KCORE): looked up once per process, so init's
+/// forked runtimes inherit the answer.
+pub fn kernel_has_kcore() -> bool {
+    static ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ONCE.get_or_init(|| Path::new("/proc/kcore").exists())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -627,15 +647,16 @@ fn make_device(
 /// directories. Missing paths are fine.
 pub fn mask_path(path: &str) -> Result<()> {
     let p = Path::new(path);
-    match std::fs::metadata(p) {
-        Err(_) => Ok(()),
-        Ok(md) if md.is_dir() => {
-            m::mount("tmpfs", p, "tmpfs", m::MS_RDONLY, None).ctx_path("mask", p)
-        }
-        Ok(_) => match m::mount("/dev/null", p, "", m::MS_BIND, None) {
-            Ok(()) | Err(Errno::NOENT) => Ok(()),
+    // As runc: bind /dev/null over it; the kernel refuses a file over a directory
+    // (ENOTDIR), which gets an empty read-only tmpfs instead. One syscall for a file.
+    match m::mount("/dev/null", p, "", m::MS_BIND, None) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        // ENOTDIR again: a component on the way is a file, so there is nothing to mask.
+        Err(Errno::NOTDIR) => match m::mount("tmpfs", p, "tmpfs", m::MS_RDONLY, None) {
+            Ok(()) | Err(Errno::NOTDIR) => Ok(()),
             Err(e) => Err(Error::sys("mask", e).path(p)),
         },
+        Err(e) => Err(Error::sys("mask", e).path(p)),
     }
 }
 

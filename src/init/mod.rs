@@ -188,11 +188,12 @@ fn pid1(args: InitArgs) -> i32 {
     preload_device_programs();
     // Work out once here what each container's runtime, a fork of this process, would work
     // out anew every time: the cgroup mounts (parsing mountinfo: ~0.6 ms a container under
-    // TCG) and what cgroup v2 offers, the kernel's last capability, whether we are rootless
-    // and whether pivot_root can work here. The early system made those mounts; nothing else does.
+    // TCG) and what cgroup v2 offers, the kernel's last capability and /proc/kcore, whether
+    // we are rootless and whether pivot_root can work here. The early system made those mounts; nothing else does.
     crate::cgroups::prewarm();
     let _ = crate::linux::caps::last_cap();
     let _ = crate::container::userns::detect(None);
+    let _ = crate::container::rootfs::kernel_has_kcore();
     if early::root_is_initramfs() {
         crate::linux::mount::note_root_is_initramfs();
     }
