@@ -631,7 +631,13 @@ fn parse_container(path: &str, v: &Value) -> Result<Container> {
             if !(1.0..=100.0).contains(&factor) {
                 return Err(err(
                     &b.at("factor"),
-                    format!("{factor} must be between 1 and 100"),
+                    // As JSON writes it: serde_json's number formatting, not core's float
+                    // formatting (which only this would pull in; ~10 KiB).
+                    format!(
+                        "{} must be between 1 and 100",
+                        serde_json::Number::from_f64(factor)
+                            .map_or("NaN".into(), |n| n.to_string())
+                    ),
                 ));
             }
             if max_ms < initial_ms {

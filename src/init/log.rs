@@ -30,6 +30,27 @@ pub fn boottime() -> f64 {
     t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
+/// `value` with `decimals` digits after the point (at most 9), rounded, by integer
+/// arithmetic: core's float formatting (~10 KiB of code and tables) stays out of the binary.
+/// Padded to the width asked for (`{:>10}`), as a float would be.
+pub struct Fixed(pub f64, pub u32);
+
+impl std::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Fixed(v, d) = *self;
+        let d = d.min(9);
+        let scale = 10u64.pow(d);
+        let sign = if v < 0.0 { "-" } else { "" };
+        // `as` saturates: NaN is 0, huge values stop at u64::MAX.
+        let n = (v.abs() * scale as f64 + 0.5) as u64;
+        let text = match d {
+            0 => format!("{sign}{n}"),
+            _ => format!("{sign}{}.{:0w$}", n / scale, n % scale, w = d as usize),
+        };
+        f.pad_integral(true, "", &text)
+    }
+}
+
 /// Switch to the board's log target. Falls back to the console (and says so) when the
 /// target cannot be opened.
 pub fn configure(cfg: &LogConfig) {
@@ -97,7 +118,7 @@ fn line(tag: &str, msg: &str, level: u8) {
     let Ok(mut sink) = SINK.lock() else { return };
     match &mut *sink {
         Sink::Console => {
-            let text = format!("[{:>10.6}] {tag}: {msg}\n", boottime());
+            let text = format!("[{:>10}] {tag}: {msg}\n", Fixed(boottime(), 6));
             let _ = std::io::stderr().write_all(text.as_bytes());
         }
         // The kernel stamps kmsg lines itself.
@@ -110,7 +131,7 @@ fn line(tag: &str, msg: &str, level: u8) {
             written,
             max,
         } => {
-            let text = format!("[{:>10.6}] {tag}: {msg}\n", boottime());
+            let text = format!("[{:>10}] {tag}: {msg}\n", Fixed(boottime(), 6));
             if *written + text.len() as u64 > *max {
                 // Keep one previous generation: path.1.
                 let mut old = path.clone().into_os_string();
@@ -134,6 +155,18 @@ fn line(tag: &str, msg: &str, level: u8) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fixed_formats_like_a_float_with_that_precision() {
+        use super::Fixed;
+        assert_eq!(format!("{}", Fixed(1.23456, 3)), "1.235");
+        assert_eq!(format!("{}", Fixed(0.0, 1)), "0.0");
+        assert_eq!(format!("{}", Fixed(12.05, 1)), "12.1");
+        assert_eq!(format!("{}", Fixed(-0.5, 2)), "-0.50");
+        assert_eq!(format!("{}", Fixed(7.0, 0)), "7");
+        assert_eq!(format!("[{:>10}]", Fixed(1.5, 6)), "[  1.500000]");
+        assert_eq!(format!("{}", Fixed(1749.123456789, 6)), "1749.123457");
+    }
+
     use super::*;
 
     #[test]

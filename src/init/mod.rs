@@ -178,8 +178,8 @@ fn pid1(args: InitArgs) -> i32 {
             fatal(&e, board.on_fatal);
         }
         log::info(&format!(
-            "early system ready ({:.3} s): {}",
-            log::boottime() - started,
+            "early system ready ({} s): {}",
+            log::Fixed(log::boottime() - started, 3),
             early::summary()
         ));
     }
@@ -207,8 +207,8 @@ fn pid1(args: InitArgs) -> i32 {
         for again in ["", " again", " again", " again"] {
             match launch::probe(&argv) {
                 Ok((secs, line)) => log::info(&format!(
-                    "probe {probe}{again}: fork+exec to first output {:.1} ms ({line:?})",
-                    secs * 1000.0
+                    "probe {probe}{again}: fork+exec to first output {} ms ({line:?})",
+                    log::Fixed(secs * 1000.0, 1)
                 )),
                 Err(e) => log::warn(&format!("probe {probe}: {e}")),
             }
@@ -291,7 +291,7 @@ fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
         return;
     }
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    std::env::set_var(RESUMED, format!("{started:.6}"));
+    std::env::set_var(RESUMED, log::Fixed(started, 6).to_string());
     std::env::set_var(RESUMED_BOARD, board_text);
     let t = log::boottime();
     let r = sealed::reexec_protected(&argv, &board.state_root);
@@ -299,18 +299,18 @@ fn protect_self(board: &Board, board_text: &str, started: f64, resumed: bool) {
     std::env::remove_var(RESUMED_BOARD);
     match r {
         Ok(Outcome::Remapped) => log::info(&format!(
-            "remapped in place from a read-only bind of the binary ({:.1} ms)",
-            (log::boottime() - t) * 1000.0
+            "remapped in place from a read-only bind of the binary ({} ms)",
+            log::Fixed((log::boottime() - t) * 1000.0, 1)
         )),
         Ok(Outcome::Already) if resumed => log::info(&format!(
-            "re-executed from {} ({:.3} s since PID 1 start)",
+            "re-executed from {} ({} s since PID 1 start)",
             how(sealed::self_protection()),
-            log::boottime() - started
+            log::Fixed(log::boottime() - started, 3)
         )),
         Ok(Outcome::Already) => log::info(&format!(
-            "binary already on {} ({:.1} ms to check)",
+            "binary already on {} ({} ms to check)",
             how(sealed::self_protection()),
-            (log::boottime() - t) * 1000.0
+            log::Fixed((log::boottime() - t) * 1000.0, 1)
         )),
         Err(e) => log::warn(&format!(
             "{e}: each container launch will re-execute reno from a protected file instead"

@@ -20,6 +20,7 @@ use crate::linux::signal::{self, SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGU
 use crate::linux::{signalfd, watchdog};
 
 use super::board::{Action, Board, Kind, OnExhausted, Restart, WatchdogMode};
+use super::log::Fixed;
 use super::{launch, log};
 
 /// The signals PID 1 handles, all read through the signalfd.
@@ -226,9 +227,9 @@ impl Supervisor {
             self.boot_complete_logged = true;
             let rss = rss_kb().map_or_else(|| "?".to_string(), |k| k.to_string());
             log::info(&format!(
-                "boot complete: {} containers started in {:.3} s, PID 1 RSS {rss} kB",
+                "boot complete: {} containers started in {} s, PID 1 RSS {rss} kB",
                 self.units.len(),
-                now - self.started_at
+                Fixed(now - self.started_at, 3)
             ));
             if self.board.watchdog.mode == WatchdogMode::Boot {
                 if let Some(fd) = self.watchdog.take() {
@@ -324,8 +325,8 @@ impl Supervisor {
                 if c.kind == Kind::Service && !self.first_running_logged {
                     self.first_running_logged = true;
                     log::info(&format!(
-                        "first service started {:.3} s after init start",
-                        now - self.started_at
+                        "first service started {} s after init start",
+                        Fixed(now - self.started_at, 3)
                     ));
                 }
             }
@@ -347,9 +348,9 @@ impl Supervisor {
         if r.file.exists() {
             u.ready = true;
             log::info(&format!(
-                "{}: ready ({:.3} s)",
+                "{}: ready ({} s)",
                 self.board.containers[i].id,
-                now - since
+                Fixed(now - since, 3)
             ));
         } else if now - since > r.timeout_seconds as f64 {
             log::error(&format!(
@@ -538,7 +539,11 @@ impl Supervisor {
         let ran = now - since;
         if self.shutting_down {
             u.state = State::Done { code };
-            log::info(&format!("{}: stopped (code {code}, ran {ran:.3} s)", c.id));
+            log::info(&format!(
+                "{}: stopped (code {code}, ran {} s)",
+                c.id,
+                Fixed(ran, 3)
+            ));
             return;
         }
         let failed = code != 0 || (u.stopping && c.kind == Kind::Service);
@@ -558,8 +563,9 @@ impl Supervisor {
                 State::Done { code }
             };
             log::info(&format!(
-                "{}: exited with code {code} after {ran:.3} s",
-                c.id
+                "{}: exited with code {code} after {} s",
+                c.id,
+                Fixed(ran, 3)
             ));
             if u.state == State::GaveUp {
                 log::error(&format!("{}: oneshot failed", c.id));
@@ -583,8 +589,10 @@ impl Supervisor {
             until: now + delay as f64 / 1000.0,
         };
         log::info(&format!(
-            "{}: exited with code {code} after {ran:.3} s; restart {} in {delay} ms",
-            c.id, u.retries
+            "{}: exited with code {code} after {} s; restart {} in {delay} ms",
+            c.id,
+            Fixed(ran, 3),
+            u.retries
         ));
     }
 
