@@ -51,6 +51,10 @@ pub struct Hierarchy {
     /// Controller names for v1 (`cpu`, `cpuacct`, `name=systemd`); empty for v2.
     pub controllers: Vec<String>,
     pub v2: bool,
+    /// v2 mounted with `favordynmods` (Linux 6.1; init mounts it so): moving a process in
+    /// by writing cgroup.procs then skips the RCU grace period (5-20 ms when idle) the
+    /// global threadgroup lock otherwise waits for, so a container can join after its clone.
+    pub dynmods: bool,
 }
 
 /// The container's cgroup across every hierarchy of the host.
@@ -67,6 +71,12 @@ pub struct Cgroup {
 pub(crate) fn hierarchies_once() -> Vec<Hierarchy> {
     static ONCE: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
     ONCE.get_or_init(hierarchies).clone()
+}
+
+/// Whether a container's directory in `h` can be made after its clone (see
+/// `Cgroup::can_join_late`).
+pub fn joins_late(h: &Hierarchy) -> bool {
+    !h.v2 || h.dynmods
 }
 
 /// What the v2 hierarchy mounted at `mount` offers (its root's cgroup.controllers), read
@@ -112,6 +122,7 @@ pub fn hierarchies() -> Vec<Hierarchy> {
                 mount_point,
                 controllers: Vec::new(),
                 v2: true,
+                dynmods: super_opts.split(',').any(|o| o == "favordynmods"),
             },
             "cgroup" => Hierarchy {
                 mount_point,
@@ -121,6 +132,7 @@ pub fn hierarchies() -> Vec<Hierarchy> {
                     .map(str::to_string)
                     .collect(),
                 v2: false,
+                dynmods: false,
             },
             _ => continue,
         };
@@ -234,9 +246,20 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Whether any of its hierarchies is a v1 one.
-    pub fn has_v1(&self) -> bool {
-        self.dirs.iter().any(|(h, _)| !h.v2)
+    /// Whether any of its directories can be made after the container's clone, the init
+    /// joining it itself later (`prepare_join`): v1 ones, and v2 with `favordynmods`.
+    pub fn can_join_late(&self) -> bool {
+        self.dirs.iter().any(|(h, _)| joins_late(h))
+    }
+
+    /// The late directories: made (v2: with what the root offers handed down, as `create`
+    /// does) while the init sets itself up.
+    pub fn make_late_dirs(&self) -> Result<()> {
+        self.make_dirs(joins_late)?;
+        if self.dirs.iter().any(|(h, _)| h.v2 && joins_late(h)) {
+            self.enable_offered();
+        }
+        Ok(())
     }
 
     /// Rootless (runc's fs manager): create the directories where the user may, leave out
@@ -297,15 +320,20 @@ impl Cgroup {
     }
 
     /// Open what the container's init needs to join this cgroup itself, before it is
-    /// cloned (see `Joining`). With `v1_made` false the v1 directories come after the
-    /// clone: the init opens their `tasks` files itself, once told they exist.
-    pub fn prepare_join(&self, v1_made: bool) -> Joining {
+    /// cloned (see `Joining`). With `late` the directories `joins_late` picks come after
+    /// the clone: the init opens their `tasks` (v1) or `cgroup.procs` (v2) files itself,
+    /// once told they exist, and is not cloned into the v2 one.
+    pub fn prepare_join(&self, late: bool) -> Joining {
         let mut j = Joining::default();
         for (h, dir) in &self.dirs {
             let tasks = dir.join("tasks");
-            if !h.v2 && !v1_made {
+            if late && joins_late(h) {
                 j.by_self.push(SelfJoin {
-                    path: tasks,
+                    path: if h.v2 {
+                        dir.join("cgroup.procs")
+                    } else {
+                        tasks
+                    },
                     fd: None,
                 });
                 continue;

@@ -185,7 +185,7 @@ pub fn exec(g: &Globals, o: &ExecOpts) -> Result<i32> {
     let mut joining = if saved.cgroup.is_empty() {
         cgroups::Joining::default()
     } else {
-        Cgroup::open_existing(&saved.cgroup).prepare_join(true)
+        Cgroup::open_existing(&saved.cgroup).prepare_join(false)
     };
     let child = Child {
         cgroup_join: std::mem::take(&mut joining.by_self),

@@ -53,7 +53,8 @@ pub struct InitCtx<'a> {
     /// The parent is real root (decided before the clone: in a new user namespace our own
     /// euid reads 0 as soon as the parent has written uid_map, a race with our first check).
     pub root_parent: bool,
-    /// The v1 cgroup `tasks` files the init moves itself into: first thing, or with
+    /// The cgroup files (v1 `tasks`, v2 `cgroup.procs` when not cloned into it) the init
+    /// moves itself into: first thing, or with
     /// `cgroup_join_late` once the parent says their directories exist (`Msg::Continue`).
     pub cgroup_join: Vec<crate::cgroups::SelfJoin>,
     pub cgroup_join_late: bool,
@@ -120,7 +121,7 @@ fn wait_continue(ch: &mut Channel) -> Result<()> {
     }
 }
 
-/// With `cgroup_join_late`: wait until the parent has made our v1 cgroup directories, then
+/// With `cgroup_join_late`: wait until the parent has made our late cgroup directories, then
 /// join them. Everything before it (set-up, mounts, /dev) needs no cgroup; a cgroup mount
 /// (it binds our directories) or the end of the mounts calls it, whichever comes first.
 fn join_late_cgroups(
