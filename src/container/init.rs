@@ -341,7 +341,8 @@ fn setup(
 
     let (exe, argv, envp) = exec_args(process)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let cwd_entered = enter_cwd_as_root(process.cwd())?;
+    // The root switch left us in "/": a cwd of "/" is entered already.
+    let cwd_entered = process.cwd() == Path::new("/") || enter_cwd_as_root(process.cwd())?;
     if !nnp {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, before
         // the capabilities are dropped (runc does the same); the profile must then allow
@@ -562,7 +563,11 @@ pub fn cap_sets(p: &Process) -> Result<caps::CapSets> {
 pub(crate) fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
     let sets = cap_sets(p)?;
     caps::apply_bounding(sets.bounding).ctx("drop capabilities from the bounding set")?;
-    rustix::thread::set_keep_capabilities(true).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    // Only a change from uid 0 to another clears the permitted set; execve resets the flag.
+    let keep = p.user().uid() != 0;
+    if keep {
+        rustix::thread::set_keep_capabilities(true).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    }
     let u = p.user();
     let groups: Vec<rustix::fs::Gid> = u
         .additional_gids()
@@ -585,7 +590,9 @@ pub(crate) fn switch_user(p: &Process, in_userns: bool) -> Result<()> {
         .map_err(|e| Error::sys(format!("setresgid {}", u.gid()), e))?;
     rustix::thread::set_thread_res_uid(uid, uid, uid)
         .map_err(|e| Error::sys(format!("setresuid {}", u.uid()), e))?;
-    rustix::thread::set_keep_capabilities(false).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    if keep {
+        rustix::thread::set_keep_capabilities(false).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    }
     caps::apply_sets(&sets).ctx("capset")?;
     Ok(())
 }
@@ -604,11 +611,12 @@ pub(crate) fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CStri
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let exe = if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        rustix::fs::access(&p, rustix::fs::Access::EXISTS)
-            .map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
+        let st = rustix::fs::stat(&p).map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
         // A directory or a file without x: EACCES now, as runc's LookPath, so the error
         // comes from `create` (podman maps "permission denied" to 126), not the exec.
-        if !is_executable(&p) {
+        let file =
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+        if !file || rustix::fs::access(&p, rustix::fs::Access::EXEC_OK).is_err() {
             return Err(Error::sys(
                 format!("exec: {arg0:?}"),
                 rustix::io::Errno::ACCESS,

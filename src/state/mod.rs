@@ -87,9 +87,17 @@ pub fn dir(root: &Path, id: &str) -> PathBuf {
 /// Make `<root>/<id>`; the mkdir is the atomic claim on the id.
 pub fn claim(root: &Path, id: &str) -> Result<PathBuf> {
     validate_id(id)?;
-    std::fs::create_dir_all(root).ctx_path("create state root", root)?;
     let d = dir(root, id);
-    match rustix::fs::mkdir(&d, Mode::from_raw_mode(0o711)) {
+    let mkdir = || rustix::fs::mkdir(&d, Mode::from_raw_mode(0o711));
+    // The root is there but for the first container: make it only when missing.
+    let made = match mkdir() {
+        Err(rustix::io::Errno::NOENT) => {
+            std::fs::create_dir_all(root).ctx_path("create state root", root)?;
+            mkdir()
+        }
+        r => r,
+    };
+    match made {
         Ok(()) => Ok(d),
         Err(rustix::io::Errno::EXIST) => Err(Error::new(
             Kind::Exists,
