@@ -202,9 +202,12 @@ fn setup(
     // container's, once it has some) from opening /proc/<pid>/exe or its memory
     // (CVE-2019-5736). execve makes the user's program dumpable again. Done after the
     // parent's writes to /proc/<pid>/{uid_map,oom_score_adj}, which this would block for
-    // an unprivileged parent.
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .ctx("prctl(PR_SET_DUMPABLE, 0)")?;
+    // an unprivileged parent. A root parent's init did it first thing (`run`), and only a
+    // credential change (the setresuid above) could have undone it since.
+    if !ctx.root_parent || ctx.new_userns {
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .ctx("prctl(PR_SET_DUMPABLE, 0)")?;
+    }
     if !ctx.no_new_keyring {
         // The new session keyring gets the process label (runc's SetKeyLabel).
         let key_label = process
