@@ -213,9 +213,10 @@ pub fn start_time(pid: i32) -> Option<u64> {
     stat_fields(pid).map(|(_, t)| t)
 }
 
-/// State letter (field 3) and start time (field 22) from one read of /proc/PID/stat.
+/// State letter (field 3) and start time (field 22) from one read of /proc/PID/stat (a
+/// 4 KiB buffer: std's read_to_string takes six reads for this size-0 file).
 fn stat_fields(pid: i32) -> Option<(char, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = super::fs::read_small(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     let state = rest.chars().next()?;
@@ -225,7 +226,7 @@ fn stat_fields(pid: i32) -> Option<(char, u64)> {
 
 /// The one-letter state of a process (field 3 of /proc/PID/stat), e.g. 'Z' for a zombie.
 pub fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = super::fs::read_small(format!("/proc/{pid}/stat")).ok()?;
     stat.get(stat.rfind(')')? + 2..)?.chars().next()
 }
 
