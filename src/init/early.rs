@@ -263,7 +263,7 @@ fn cgroup1(root: &Path, flags: u64) -> Result<()> {
 /// `/` is the initramfs when the kernel lists it as "rootfs" (a ramfs or tmpfs it unpacked
 /// the cpio into), the one root pivot_root cannot leave.
 pub fn root_is_initramfs() -> bool {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let info = crate::linux::fs::read_small("/proc/self/mountinfo").unwrap_or_default();
     info.lines().any(|l| {
         l.split(' ').nth(4) == Some("/")
             && l.split_once(" - ")
@@ -328,7 +328,7 @@ pub fn setup_console() -> Result<()> {
 /// One line describing the early system (mount points, hostname), logged at boot so a
 /// console log shows what the board config produced.
 pub fn summary() -> String {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let info = crate::linux::fs::read_small("/proc/self/mountinfo").unwrap_or_default();
     let mounts: Vec<String> = info
         .lines()
         .filter_map(|l| {

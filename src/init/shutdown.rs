@@ -46,7 +46,7 @@ fn reap_some() -> bool {
 /// Unmount deepest first; what cannot be unmounted (busy, or `/`) is remounted read-only so
 /// the filesystems are clean when the power goes.
 fn unmount_all() {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(info) = crate::linux::fs::read_small("/proc/self/mountinfo") else {
         return;
     };
     let mut points: Vec<String> = info

@@ -58,7 +58,7 @@ pub fn number(name: &str) -> Option<u32> {
 pub fn last_cap() -> u32 {
     static ONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *ONCE.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        super::fs::read_small("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(NAMES.len() as u32 - 1)

@@ -328,7 +328,7 @@ pub fn move_root(rootfs: &Path) -> Result<(), Errno> {
 /// a user namespace), the ones below it are tried one by one, deepest first. What stays is
 /// left for the masking that follows.
 fn detach_mounts_outside(rootfs: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(info) = super::fs::read_small("/proc/self/mountinfo") else {
         return;
     };
     let points: Vec<PathBuf> = info
