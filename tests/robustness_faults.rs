@@ -328,8 +328,8 @@ fn kill_reno_during_delete() {
     kill_reno_at_syscalls(Phase::Delete);
 }
 
-/// Every mkdir of `create` (state dir, then the cgroup in each hierarchy: on cgroup v1 most
-/// of them after the init is cloned) failing with ENOSPC: a clear error naming the step,
+/// Every mkdir of `create` (the state root for the first container, then the cgroup in each
+/// hierarchy: on cgroup v1 most of them after the init is cloned) failing with ENOSPC: a clear error naming the step,
 /// the path and the errno, and nothing left behind *without* a delete (the init included).
 #[test]
 fn mkdir_errors_during_create_leave_nothing() {
@@ -344,15 +344,42 @@ fn mkdir_errors_during_create_leave_nothing() {
     b.write_config();
     let bundle = b.dir.to_string_lossy().into_owned();
     let args = ["create", "--bundle", bundle.as_str(), b.id.as_str()];
+    let mut m = Matrix {
+        rows: Vec::new(),
+        failures: Vec::new(),
+    };
+    // The first container makes the state root too (only when it is missing): its mkdir
+    // is the first one there.
+    let _ = std::fs::remove_dir_all(&b.root);
+    let out = reno_strace(
+        &b,
+        &tag,
+        false,
+        Some("mkdir:error=ENOSPC:when=1"),
+        None,
+        &args,
+    );
+    let err = stderr(&out);
+    let r = if out.status.success() {
+        Err("create succeeded".to_string())
+    } else if !(err.contains("create state root") && err.contains("(errno 28)")) {
+        Err(format!("error lacks the step or the errno: {}", err.trim()))
+    } else if b.root.join(&b.id).exists() {
+        Err("a state dir was left".to_string())
+    } else {
+        Ok(err.trim().lines().last().unwrap_or("").to_string())
+    };
+    m.record("state root mkdir: ENOSPC".to_string(), r);
+    // Every later container: the root is there.
+    let c = b.create();
+    assert!(c.status.success(), "create: {}", stderr(&c));
+    let o = b.reno(&["delete", "--force", &b.id]);
+    assert!(o.status.success(), "delete: {}", stderr(&o));
     let counts = syscall_counts(&b, &tag, false, &args);
     let o = b.reno(&["delete", "--force", &b.id]);
     assert!(o.status.success(), "delete: {}", stderr(&o));
     let n = counts.get("mkdir").copied().unwrap_or(0);
     assert!(n >= 2, "create made {n} mkdir calls: {counts:?}");
-    let mut m = Matrix {
-        rows: Vec::new(),
-        failures: Vec::new(),
-    };
     for i in 1..=n {
         let case = format!("mkdir #{i} of {n}: ENOSPC");
         let inject = format!("mkdir:error=ENOSPC:when={i}");
