@@ -47,6 +47,34 @@ fn cache() -> std::sync::MutexGuard<'static, Vec<Entry>> {
     CACHE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether `bundle` lies on a filesystem init may read from its own loop: not a network or
+/// FUSE one, where a hung server would stall PID 1 (the runtime reads those itself). Told
+/// from `mountinfo`'s text by the longest mount point above the path as given, so nothing
+/// on the bundle's filesystem is touched.
+pub fn on_local_fs(bundle: &Path, mountinfo: &str) -> bool {
+    let mut best: Option<(usize, &str)> = None;
+    for line in mountinfo.lines() {
+        let (Some(point), Some(fstype)) = (
+            line.split(' ').nth(4),
+            line.split_once(" - ")
+                .and_then(|(_, post)| post.split(' ').next()),
+        ) else {
+            continue;
+        };
+        let point = crate::linux::mount::unescape_mountinfo(point);
+        if bundle.starts_with(&point) && best.is_none_or(|(len, _)| point.len() >= len) {
+            best = Some((point.len(), fstype));
+        }
+    }
+    let remote = |t: &str| {
+        matches!(
+            t,
+            "nfs" | "nfs4" | "cifs" | "smb3" | "9p" | "ceph" | "afs" | "glusterfs"
+        ) || t.starts_with("fuse")
+    };
+    !best.is_some_and(|(_, t)| remote(t))
+}
+
 /// Whether the cache holds the config of `bundle` (as `preparse` was given it).
 pub fn holds(bundle: &Path) -> bool {
     cache().iter().any(|e| e.given == bundle)
@@ -144,6 +172,22 @@ mod tests {
         forget(&b);
         assert!(!holds(&b));
         std::fs::remove_dir_all(&b).unwrap();
+    }
+
+    #[test]
+    fn bundles_on_network_or_fuse_filesystems_are_left_to_the_runtime() {
+        let info = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                    2 1 0:40 / /srv/nfs rw - nfs4 host:/x rw\n\
+                    3 2 0:41 / /srv/nfs/local rw - tmpfs tmpfs rw\n\
+                    4 1 0:42 / /mnt/f\\040s rw - fuse.sshfs a:b rw\n";
+        assert!(on_local_fs(Path::new("/containers/app"), info));
+        assert!(!on_local_fs(Path::new("/srv/nfs/app"), info));
+        assert!(on_local_fs(Path::new("/srv/nfs/local/app"), info));
+        assert!(!on_local_fs(Path::new("/mnt/f s/app"), info));
+        assert!(
+            on_local_fs(Path::new("/srv/nfsx/app"), info),
+            "not under /srv/nfs"
+        );
     }
 
     #[test]

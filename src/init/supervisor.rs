@@ -74,6 +74,8 @@ struct Unit {
     kill_at: Option<f64>,
     /// Its config was parsed ahead (or that failed) since it last started.
     preparse_tried: bool,
+    /// Its bundle is on a local filesystem (`preparsed::on_local_fs`): parsed ahead at all.
+    preparsable: bool,
 }
 
 /// Configs parsed ahead at a time: each costs init ~15 kB of RSS while held (dropped when
@@ -105,10 +107,12 @@ impl Supervisor {
         let order = super::board::start_order(&board)?;
         signal::block(handled_signals()).ctx("block signals")?;
         let sigfd = signalfd::create(handled_signals()).ctx("signalfd")?;
+        let mountinfo = crate::linux::fs::read_small("/proc/self/mountinfo").unwrap_or_default();
         let units = board
             .containers
             .iter()
             .map(|c| Unit {
+                preparsable: preparsed::on_local_fs(&c.bundle, &mountinfo),
                 state: State::Waiting,
                 out: None,
                 buf: Vec::new(),
@@ -262,6 +266,7 @@ impl Supervisor {
         self.order.iter().copied().find(|&i| {
             let u = &self.units[i];
             matches!(u.state, State::Waiting | State::Backoff { .. })
+                && u.preparsable
                 && !u.preparse_tried
                 && !preparsed::holds(&self.board.containers[i].bundle)
         })
