@@ -69,7 +69,7 @@ impl Cgroup {
     /// Controllers the v2 hierarchy offers (its root's cgroup.controllers).
     fn v2_controllers(&self) -> Vec<String> {
         self.v2()
-            .and_then(|(m, _)| crate::linux::fs::read_small(m.join("cgroup.controllers")).ok())
+            .map(|(m, _)| super::root_offers(m))
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     }

@@ -81,7 +81,7 @@ pub fn joins_late(h: &Hierarchy) -> bool {
 
 /// What the v2 hierarchy mounted at `mount` offers (its root's cgroup.controllers), read
 /// once per process: fixed once the host is up (init reads it before forking runtimes).
-fn root_offers(mount: &Path) -> String {
+pub(super) fn root_offers(mount: &Path) -> String {
     static ONCE: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
     let read =
         || crate::linux::fs::read_small(mount.join("cgroup.controllers")).unwrap_or_default();
@@ -252,13 +252,11 @@ impl Cgroup {
         self.dirs.iter().any(|(h, _)| joins_late(h))
     }
 
-    /// The late directories: made (v2: with what the root offers handed down, as `create`
-    /// does) while the init sets itself up.
+    /// The late directories: made (on a pure v2 host with what the root offers handed
+    /// down, as `create` does) while the init sets itself up.
     pub fn make_late_dirs(&self) -> Result<()> {
         self.make_dirs(joins_late)?;
-        if self.dirs.iter().any(|(h, _)| h.v2 && joins_late(h)) {
-            self.enable_offered();
-        }
+        self.enable_offered();
         Ok(())
     }
 
@@ -296,22 +294,25 @@ impl Cgroup {
         if layout(&hs) == Some(Layout::Unified) {
             if let Some((m, dir)) = self.v2() {
                 let offered = root_offers(m);
-                let wanted = || {
-                    offered.split_whitespace().filter(|c| {
-                        knob::static_name(if *c == "io" { "blkio" } else { c }).is_some()
+                // (v2 name, reno's name) of each offered controller reno knows.
+                let known: Vec<(&str, &'static str)> = offered
+                    .split_whitespace()
+                    .filter_map(|c| {
+                        knob::static_name(if c == "io" { "blkio" } else { c }).map(|n| (c, n))
                     })
-                };
+                    .collect();
                 // The new directory lists what its parent hands down: all of it already
                 // (every start after the first; init hands everything down to /reno at
                 // boot) leaves nothing to walk.
                 let got = crate::linux::fs::read_small(dir.join("cgroup.controllers"))
                     .unwrap_or_default();
-                if wanted().all(|c| got.split_whitespace().any(|g| g == c)) {
+                if known
+                    .iter()
+                    .all(|(c, _)| got.split_whitespace().any(|g| g == *c))
+                {
                     return;
                 }
-                let names: Vec<&'static str> = wanted()
-                    .filter_map(|c| knob::static_name(if c == "io" { "blkio" } else { c }))
-                    .collect();
+                let names: Vec<&'static str> = known.iter().map(|(_, n)| *n).collect();
                 if let Err(e) = self.enable_v2(&names) {
                     log::debug!("{e}");
                 }

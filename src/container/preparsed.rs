@@ -121,9 +121,9 @@ pub fn preparse(bundle: &Path) {
 
 /// The config parsed ahead for the canonical bundle `dir`, if config.json is unchanged since;
 /// taken out of this process's copy of the cache (a runtime loads its config once).
-pub fn take(dir: &PathBuf) -> Option<Config> {
+pub fn take(dir: &Path) -> Option<Config> {
     let mut cache = cache();
-    let i = cache.iter().position(|e| &e.config.bundle == dir)?;
+    let i = cache.iter().position(|e| e.config.bundle == dir)?;
     if key_of(&cache[i].config.path) != Some(cache[i].key) {
         return None;
     }

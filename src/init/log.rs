@@ -155,9 +155,10 @@ fn line(tag: &str, msg: &str, level: u8) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn fixed_formats_like_a_float_with_that_precision() {
-        use super::Fixed;
         assert_eq!(format!("{}", Fixed(1.23456, 3)), "1.235");
         assert_eq!(format!("{}", Fixed(0.0, 1)), "0.0");
         assert_eq!(format!("{}", Fixed(12.05, 1)), "12.1");
@@ -166,8 +167,6 @@ mod tests {
         assert_eq!(format!("[{:>10}]", Fixed(1.5, 6)), "[  1.500000]");
         assert_eq!(format!("{}", Fixed(1749.123456789, 6)), "1749.123457");
     }
-
-    use super::*;
 
     #[test]
     fn file_target_rotates_at_max_bytes() {

@@ -189,7 +189,8 @@ fn pid1(args: InitArgs) -> i32 {
     // Work out once here what each container's runtime, a fork of this process, would work
     // out anew every time: the cgroup mounts (parsing mountinfo: ~0.6 ms a container under
     // TCG) and what cgroup v2 offers, the kernel's last capability and /proc/kcore, whether
-    // we are rootless and whether pivot_root can work here. The early system made those mounts; nothing else does.
+    // we are rootless and whether pivot_root can work here. The early system made those
+    // mounts; nothing else does.
     crate::cgroups::prewarm();
     let _ = crate::linux::caps::last_cap();
     let _ = crate::container::userns::detect(None);
