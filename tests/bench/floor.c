@@ -2,7 +2,8 @@
  * The floor: the least a runtime must do to run a program in a container, so
  * that every runtime's figure can be read as "how far above the floor".
  *
- *   floor ROOTFS [--no-netns] [--proc-cgroups|--config-mounts] [CMD ARG...]
+ *   floor ROOTFS [--no-netns] [--proc-cgroups|--config-mounts|--service-config]
+ *         [CMD ARG...]
  *                                                (CMD: /bin/true by default)
  *
  *   without options  clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET), make / private,
@@ -32,6 +33,15 @@
  *                    read-only paths (bind + remount) and the read-only root: the
  *                    kernel's share of the default config, without which a
  *                    runtime's figure for it can't be read against the floor.
+ *   --service-config as --proc-cgroups, plus the kernel's share of the rest of
+ *                    tests/vm's service bundle (scenarios.py: Bundle.config), the
+ *                    cheapest way: /dev (tmpfs, the 6 device nodes and 5 links), a
+ *                    /tmp tmpfs, 3 masked and 2 read-only /proc paths, the
+ *                    read-only root, the hostname, a bounding set of 3 capabilities
+ *                    (one PR_CAPBSET_DROP per other capability: there is no batch
+ *                    call), capset and no_new_privs; on an initramfs root also
+ *                    detaching the host's mounts before the chroot, as runc's and
+ *                    reno's move + chroot do (else a chroot escape reaches them).
  *
  * Build: musl-gcc -static -O2 -o floor floor.c   (tests/bench/run does it;
  *        tests/vm/run builds it with gcc -static for the booted x86_64 kernel)
@@ -47,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -74,7 +85,7 @@ static const char *const hierarchies[] = {
 #define NH (sizeof(hierarchies) / sizeof(hierarchies[0]))
 
 static const char *rootfs;
-static int with_proc_cgroups, config_mounts;
+static int with_proc_cgroups, config_mounts, service_config;
 static char cgroup_dirs[NH][256]; /* the container's, for the /sys/fs/cgroup binds */
 static size_t n_cgroup_dirs;
 static int v2; /* a pure cgroup v2 host */
@@ -112,8 +123,8 @@ static void mkdir_in(const char *rel)
 		die("mkdir", path, 121);
 }
 
-/* The default config's file systems, under ROOTFS before the root switch. */
-static void mount_config_fs(void)
+/* A /dev tmpfs with the default devices and links, under ROOTFS. */
+static void mount_dev(void)
 {
 	static const struct { const char *name; unsigned maj, min; } devs[] = {
 		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
@@ -136,6 +147,13 @@ static void mount_config_fs(void)
 		if (symlinkat(links[i][0], dev, links[i][1]))
 			die("symlink", links[i][1], 124);
 	close(dev);
+}
+
+/* The default config's file systems, under ROOTFS before the root switch. */
+static void mount_config_fs(void)
+{
+	char path[4096];
+	mount_dev();
 	mkdir_in("/dev/pts");
 	mnt("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 	    "newinstance,ptmxmode=0666,mode=0620,gid=5");
@@ -163,24 +181,82 @@ static void mount_config_fs(void)
 		die("mount_setattr read-only", path, 125);
 }
 
+/* tests/vm's service bundle: /dev with its nodes and links, and /tmp. */
+static void mount_service_fs(void)
+{
+	mount_dev();
+	mnt("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+}
+
+/* Whether mount point a is b or below it. */
+static int below(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	return !strncmp(a, b, n) && (a[n] == '/' || a[n] == 0 || !strcmp(b, "/"));
+}
+
+/* Before a move + chroot: lazily unmount the outermost host mounts outside ROOTFS (one
+ * RCU grace period each), so none stays reachable from the container. */
+static void detach_host_mounts(void)
+{
+	static char info[16384], points[64][256];
+	size_t n = 0, len = 0;
+	ssize_t r;
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open", "/proc/self/mountinfo", 129);
+	while ((r = read(fd, info + len, sizeof info - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	info[len] = 0;
+	for (char *line = strtok(info, "\n"); line && n < 64; line = strtok(NULL, "\n")) {
+		char *f = line;
+		for (int i = 0; i < 4 && f; i++)
+			f = strchr(f + 1, ' ');
+		if (!f)
+			continue;
+		char *end = strchr(++f, ' ');
+		if (end)
+			*end = 0;
+		if (!strcmp(f, "/") || below(f, rootfs) || below(rootfs, f))
+			continue;
+		snprintf(points[n++], sizeof points[0], "%s", f);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int inner = 0;
+		for (size_t j = 0; j < n && !inner; j++)
+			inner = j != i && strcmp(points[i], points[j]) && below(points[i], points[j]);
+		for (size_t j = 0; j < i && !inner; j++)
+			inner = !strcmp(points[i], points[j]);
+		if (!inner && umount2(points[i], MNT_DETACH))
+			die("detach", points[i], 129);
+	}
+}
+
 /* After the root switch: masked and read-only paths, then the read-only root. */
 static void mask_and_protect(void)
 {
-	static const char *const masked[] = {
+	static const char *const runc_masked[] = {
 		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-		"/proc/scsi",
+		"/proc/scsi", NULL,
 	};
-	static const char *const readonly[] = {
-		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	static const char *const runc_readonly[] = {
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 	};
-	for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+	static const char *const service_masked[] = {
+		"/proc/kcore", "/proc/keys", "/proc/timer_list", NULL,
+	};
+	static const char *const service_readonly[] = {"/proc/sys", "/proc/sysrq-trigger", NULL};
+	const char *const *masked = service_config ? service_masked : runc_masked;
+	const char *const *readonly = service_config ? service_readonly : runc_readonly;
+	for (size_t i = 0; masked[i]; i++) {
 		if (mount("/dev/null", masked[i], NULL, MS_BIND, NULL) == 0 || errno == ENOENT)
 			continue;
 		if (errno != ENOTDIR || mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, NULL))
 			die("mask", masked[i], 126);
 	}
-	for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
+	for (size_t i = 0; readonly[i]; i++) {
 		if (mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL)) {
 			if (errno == ENOENT)
 				continue;
@@ -191,6 +267,37 @@ static void mask_and_protect(void)
 	}
 	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL))
 		die("remount / read-only", NULL, 128);
+}
+
+/* The service bundle's process: its hostname, a bounding set of CAP_AUDIT_WRITE, CAP_KILL
+ * and CAP_NET_BIND_SERVICE (the same in effective and permitted), no_new_privs. */
+static void service_process(void)
+{
+	static const int keep[] = {29 /* AUDIT_WRITE */, 5 /* KILL */, 10 /* NET_BIND_SERVICE */};
+	uint32_t set = 0;
+	char buf[16] = {0};
+	int last = 40, fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && read(fd, buf, sizeof buf - 1) > 0)
+		last = atoi(buf);
+	if (fd >= 0)
+		close(fd);
+	if (sethostname("floor", 5))
+		die("sethostname", NULL, 130);
+	for (int cap = 0; cap <= last; cap++) {
+		int kept = 0;
+		for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+			kept |= keep[i] == cap;
+		if (!kept && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			die("PR_CAPBSET_DROP", NULL, 131);
+	}
+	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+		set |= 1u << keep[i];
+	struct { uint32_t version; int pid; } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+	struct { uint32_t effective, permitted, inheritable; } data[2] = {{set, set, 0}, {0, 0, 0}};
+	if (syscall(SYS_capset, &hdr, data))
+		die("capset", NULL, 132);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		die("no_new_privs", NULL, 133);
 }
 
 static int child(void *arg)
@@ -212,6 +319,8 @@ static int child(void *arg)
 	}
 	if (config_mounts)
 		mount_config_fs();
+	if (service_config)
+		mount_service_fs();
 	if (chdir(rootfs))
 		die("chdir", rootfs, 105);
 	if (syscall(SYS_pivot_root, ".", ".") == 0) {
@@ -219,6 +328,8 @@ static int child(void *arg)
 			die("umount old root", NULL, 107);
 	} else if (errno == EINVAL) {
 		/* An initramfs root can't be pivoted away from: move + chroot. */
+		if (service_config)
+			detach_host_mounts();
 		if (mount(".", "/", NULL, MS_MOVE, NULL))
 			die("move onto /", rootfs, 106);
 		if (chroot(".") || chdir("/"))
@@ -226,8 +337,10 @@ static int child(void *arg)
 	} else {
 		die("pivot_root", rootfs, 106);
 	}
-	if (config_mounts)
+	if (config_mounts || service_config)
 		mask_and_protect();
+	if (service_config)
+		service_process();
 	char *envp[] = {"PATH=/bin", NULL};
 	execve(command[0], command, envp);
 	die("execve", command[0], 108);
@@ -263,7 +376,7 @@ int main(int argc, char **argv)
 	pid_t c;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: floor ROOTFS [--no-netns] [--proc-cgroups|--config-mounts] [CMD ARG...]\n");
+		fprintf(stderr, "usage: floor ROOTFS [--no-netns] [--proc-cgroups|--config-mounts|--service-config] [CMD ARG...]\n");
 		return 2;
 	}
 	rootfs = argv[1];
@@ -272,6 +385,8 @@ int main(int argc, char **argv)
 			ns_flags &= ~(unsigned long)CLONE_NEWNET;
 		else if (!strcmp(argv[i], "--config-mounts"))
 			config_mounts = with_proc_cgroups = 1;
+		else if (!strcmp(argv[i], "--service-config"))
+			service_config = with_proc_cgroups = 1;
 		else if (!strcmp(argv[i], "--proc-cgroups"))
 			with_proc_cgroups = 1;
 		else {
