@@ -614,17 +614,9 @@ pub(crate) fn exec_args(p: &Process) -> Result<(CString, Vec<CString>, Vec<CStri
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let exe = if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        let st = rustix::fs::stat(&p).map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
         // A directory or a file without x: EACCES now, as runc's LookPath, so the error
         // comes from `create` (podman maps "permission denied" to 126), not the exec.
-        let file =
-            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
-        if !file || rustix::fs::access(&p, rustix::fs::Access::EXEC_OK).is_err() {
-            return Err(Error::sys(
-                format!("exec: {arg0:?}"),
-                rustix::io::Errno::ACCESS,
-            ));
-        }
+        check_executable(&p).map_err(|e| Error::sys(format!("exec: {arg0:?}"), e))?;
         p
     } else {
         path_var
@@ -661,8 +653,18 @@ fn nnp_of(ctx: &InitCtx) -> bool {
 }
 
 fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
-        && rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok()
+    check_executable(p).is_ok()
+}
+
+/// `p` is a regular file we may execute: the stat's errno if it can't be looked up, EACCES
+/// for a directory, another non-file or a file without x.
+fn check_executable(p: &Path) -> std::result::Result<(), rustix::io::Errno> {
+    let st = rustix::fs::stat(p)?;
+    let file = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+    if !file || rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_err() {
+        return Err(rustix::io::Errno::ACCESS);
+    }
+    Ok(())
 }
 
 /// Block on the fifo until `reno start`, then startContainer hooks, then exec.

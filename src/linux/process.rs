@@ -224,12 +224,6 @@ fn stat_fields(pid: i32) -> Option<(char, u64)> {
     Some((state, rest.split_whitespace().nth(19)?.parse().ok()?))
 }
 
-/// The one-letter state of a process (field 3 of /proc/PID/stat), e.g. 'Z' for a zombie.
-pub fn proc_state(pid: i32) -> Option<char> {
-    let stat = super::fs::read_small(format!("/proc/{pid}/stat")).ok()?;
-    stat.get(stat.rfind(')')? + 2..)?.chars().next()
-}
-
 /// Does `pid` exist, is it not a zombie, and is it the process that started at `start`?
 pub fn is_alive(pid: i32, start: u64) -> bool {
     match stat_fields(pid) {
