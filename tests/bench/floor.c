@@ -222,12 +222,11 @@ static void detach_host_mounts(void)
 			continue;
 		snprintf(points[n++], sizeof points[0], "%s", f);
 	}
+	/* A point listed n times has n mounts stacked on it: each listing detaches one. */
 	for (size_t i = 0; i < n; i++) {
 		int inner = 0;
 		for (size_t j = 0; j < n && !inner; j++)
-			inner = j != i && strcmp(points[i], points[j]) && below(points[i], points[j]);
-		for (size_t j = 0; j < i && !inner; j++)
-			inner = !strcmp(points[i], points[j]);
+			inner = strcmp(points[i], points[j]) && below(points[i], points[j]);
 		if (!inner && umount2(points[i], MNT_DETACH))
 			die("detach", points[i], 129);
 	}
